@@ -1,0 +1,164 @@
+package org.twicing.codegen.emit;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * How a graph is written as an ONNX model: opset and IR version, whether parameters are initializers (inference)
+ * or graph inputs (gradient and training-step graphs), producer and metadata. Immutable; use {@link #builder()}.
+ */
+public final class EmitOptions {
+  /** The default opset: 17 has LayerNormalization and is what ONNX Runtime and TensorRT support broadly. */
+  public static final int DEFAULT_OPSET = 17;
+  /** The default IR version, the one that goes with opset 17. */
+  public static final int DEFAULT_IR_VERSION = 8;
+
+  private final int opset;
+  private final int irVersion;
+  private final boolean parametersAsInputs;
+  private final String producerName;
+  private final String producerVersion;
+  private final String docString;
+  private final Map<String, String> metadata;
+
+  private EmitOptions(Builder b) {
+    this.opset = b.opset;
+    this.irVersion = b.irVersion;
+    this.parametersAsInputs = b.parametersAsInputs;
+    this.producerName = b.producerName;
+    this.producerVersion = b.producerVersion;
+    this.docString = b.docString;
+    this.metadata = Map.copyOf(b.metadata);
+    if (opset < 17) {
+      throw new IllegalArgumentException("opset " + opset + " is too old: LayerNormalization needs opset >= 17");
+    }
+    if (irVersion < 8) {
+      throw new IllegalArgumentException("IR version " + irVersion + " is too old for opset 17 (needs >= 8)");
+    }
+  }
+
+  /** Defaults: opset 17, IR 8, parameters as initializers. */
+  public static EmitOptions defaults() {
+    return builder().build();
+  }
+
+  /** A builder starting from the defaults. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A builder starting from these options. */
+  public Builder toBuilder() {
+    Builder b = new Builder();
+    b.opset = opset;
+    b.irVersion = irVersion;
+    b.parametersAsInputs = parametersAsInputs;
+    b.producerName = producerName;
+    b.producerVersion = producerVersion;
+    b.docString = docString;
+    b.metadata.putAll(metadata);
+    return b;
+  }
+
+  /** The default-domain opset version imported. */
+  public int opset() {
+    return opset;
+  }
+
+  /** The ONNX IR version. */
+  public int irVersion() {
+    return irVersion;
+  }
+
+  /** Whether parameters become graph inputs (true) or initializers (false). */
+  public boolean parametersAsInputs() {
+    return parametersAsInputs;
+  }
+
+  /** The producer name written to the model. */
+  public String producerName() {
+    return producerName;
+  }
+
+  /** The producer version written to the model. */
+  public String producerVersion() {
+    return producerVersion;
+  }
+
+  /** The model doc string (empty: the graph's). */
+  public String docString() {
+    return docString;
+  }
+
+  /** Extra metadata_props entries. */
+  public Map<String, String> metadata() {
+    return metadata;
+  }
+
+  /** Builds {@link EmitOptions}. */
+  public static final class Builder {
+    private int opset = DEFAULT_OPSET;
+    private int irVersion = DEFAULT_IR_VERSION;
+    private boolean parametersAsInputs;
+    private String producerName = "twicing";
+    private String producerVersion = "0.1.0";
+    private String docString = "";
+    private final Map<String, String> metadata = new LinkedHashMap<>();
+
+    /** Sets the opset (>= 17); raises the IR version to match when needed. */
+    public Builder opset(int v) {
+      this.opset = v;
+      this.irVersion = Math.max(irVersion, irVersionFor(v));
+      return this;
+    }
+
+    /** Sets the IR version. */
+    public Builder irVersion(int v) {
+      this.irVersion = v;
+      return this;
+    }
+
+    /** Makes parameters graph inputs instead of initializers. */
+    public Builder parametersAsInputs(boolean v) {
+      this.parametersAsInputs = v;
+      return this;
+    }
+
+    /** Sets the producer version. */
+    public Builder producerVersion(String v) {
+      this.producerVersion = v;
+      return this;
+    }
+
+    /** Sets the model doc string. */
+    public Builder docString(String v) {
+      this.docString = v;
+      return this;
+    }
+
+    /** Adds a metadata entry. */
+    public Builder metadata(String key, String value) {
+      this.metadata.put(key, value);
+      return this;
+    }
+
+    /** The immutable options. */
+    public EmitOptions build() {
+      return new EmitOptions(this);
+    }
+  }
+
+  /** The lowest IR version that can carry a given opset. */
+  static int irVersionFor(int opset) {
+    if (opset <= 17) {
+      return 8;
+    }
+    if (opset <= 19) {
+      return 9;
+    }
+    if (opset <= 21) {
+      return 10;
+    }
+    return 11;
+  }
+}

@@ -1,0 +1,162 @@
+package org.twicing.codegen.emit;
+
+import com.google.protobuf.ByteString;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.twicing.codegen.onnx.OnnxProtos.AttributeProto;
+import org.twicing.codegen.onnx.OnnxProtos.GraphProto;
+import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
+import org.twicing.codegen.onnx.OnnxProtos.NodeProto;
+import org.twicing.codegen.onnx.OnnxProtos.OperatorSetIdProto;
+import org.twicing.codegen.onnx.OnnxProtos.StringStringEntryProto;
+import org.twicing.codegen.onnx.OnnxProtos.TensorProto;
+import org.twicing.codegen.onnx.OnnxProtos.TensorShapeProto;
+import org.twicing.codegen.onnx.OnnxProtos.TypeProto;
+import org.twicing.codegen.onnx.OnnxProtos.ValueInfoProto;
+import org.twicing.dsl.ir.Attr;
+import org.twicing.dsl.ir.Attributes;
+import org.twicing.dsl.ir.Graph;
+import org.twicing.dsl.ir.Node;
+import org.twicing.dsl.ir.Value;
+import org.twicing.dsl.ops.Ops;
+import org.twicing.dsl.types.Dim;
+import org.twicing.dsl.types.Encoding;
+import org.twicing.dsl.types.Tensor;
+import org.twicing.dsl.types.TensorType;
+
+/** Lowers a built {@link Graph} to an ONNX {@link ModelProto}: deterministic, default domain only. */
+public final class OnnxEmitter {
+  private OnnxEmitter() { }
+
+  /** The model for {@code graph} under {@code options}. */
+  public static ModelProto emit(Graph graph, EmitOptions options) {
+    ModelProto.Builder m = ModelProto.newBuilder()
+        .setIrVersion(options.irVersion())
+        .setProducerName(options.producerName())
+        .setProducerVersion(options.producerVersion())
+        .setDomain("org.twicing")
+        .setModelVersion(1)
+        .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(options.opset()))
+        .setGraph(graph(graph, options));
+    String doc = options.docString().isEmpty() ? graph.docString() : options.docString();
+    if (!doc.isEmpty()) {
+      m.setDocString(doc);
+    }
+    Map<String, String> meta = new LinkedHashMap<>(graph.metadata());
+    meta.putAll(options.metadata());
+    meta.forEach((k, v) -> m.addMetadataProps(entry(k, v)));
+    return m.build();
+  }
+
+  /** The GraphProto for {@code graph} (also used for training_info algorithm graphs). */
+  public static GraphProto graph(Graph graph, EmitOptions options) {
+    GraphProto.Builder g = GraphProto.newBuilder().setName(graph.name());
+    if (!graph.docString().isEmpty()) {
+      g.setDocString(graph.docString());
+    }
+    for (Value in : graph.inputs()) {
+      g.addInput(valueInfo(in.name(), in.type()));
+    }
+    graph.parameters().forEach((p, t) -> {
+      if (options.parametersAsInputs()) {
+        g.addInput(valueInfo(p.name(), p.type()));
+      } else {
+        g.addInitializer(tensor(p.name(), t));
+      }
+    });
+    for (Node n : graph.nodes()) {
+      g.addNode(node(n, options, g));
+    }
+    graph.outputs().forEach((name, v) -> g.addOutput(valueInfo(name, v.type())));
+    return g.build();
+  }
+
+  /** A ValueInfoProto with the tensor type; symbolic dims become dim_param. */
+  public static ValueInfoProto valueInfo(String name, TensorType type) {
+    TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
+    for (Dim d : type.shape().dims()) {
+      shape.addDim(d.isFixed() ? TensorShapeProto.Dimension.newBuilder().setDimValue(d.size())
+          : TensorShapeProto.Dimension.newBuilder().setDimParam(d.symbol()));
+    }
+    return ValueInfoProto.newBuilder().setName(name)
+        .setType(TypeProto.newBuilder().setTensorType(TypeProto.Tensor.newBuilder()
+            .setElemType(type.dtype().onnxCode()).setShape(shape)))
+        .build();
+  }
+
+  /** A TensorProto holding {@code t} as raw little-endian data. */
+  public static TensorProto tensor(String name, Tensor t) {
+    TensorProto.Builder b = TensorProto.newBuilder().setDataType(t.dtype().onnxCode())
+        .setRawData(ByteString.copyFrom(Encoding.toBytes(t)));
+    if (name != null) {
+      b.setName(name);
+    }
+    for (long d : t.shape()) {
+      b.addDims(d);
+    }
+    return b.build();
+  }
+
+  private static NodeProto node(Node n, EmitOptions options, GraphProto.Builder g) {
+    NodeProto.Builder b = NodeProto.newBuilder().setName(n.name()).setOpType(n.op().onnxType())
+        .setDomain(n.op().domain());
+    List<Value> ins = new ArrayList<>(n.inputs());
+    while (!ins.isEmpty() && ins.get(ins.size() - 1) == null) {
+      ins.remove(ins.size() - 1);
+    }
+    for (Value v : ins) {
+      b.addInput(v == null ? "" : v.name());
+    }
+    for (Value v : n.outputs()) {
+      b.addOutput(v.name());
+    }
+    Attributes attrs = n.attributes();
+    if (options.opset() >= 18 && Ops.hasAxesAttribute(n.op())) {
+      // Opset 18 moved ReduceMean/ReduceMax axes from an attribute to an input.
+      long[] axes = attrs.get(org.twicing.dsl.ir.Attr.ints("axes"));
+      if (axes != null) {
+        String axesName = n.name() + "/axes";
+        g.addInitializer(tensor(axesName, Tensor.longs(axes)));
+        b.addInput(axesName);
+        attrs = attrs.with(org.twicing.dsl.ir.Attr.ints("axes"), null);
+      }
+    }
+    for (Attributes.Entry<?> e : attrs.entries().values()) {
+      b.addAttribute(attribute(e.key(), e.value()));
+    }
+    return b.build();
+  }
+
+  private static AttributeProto attribute(Attr<?> key, Object value) {
+    AttributeProto.Builder a = AttributeProto.newBuilder().setName(key.name());
+    switch (key.kind()) {
+      case INT -> a.setType(AttributeProto.AttributeType.INT).setI((Long) value);
+      case INTS -> {
+        a.setType(AttributeProto.AttributeType.INTS);
+        for (long v : (long[]) value) {
+          a.addInts(v);
+        }
+      }
+      case FLOAT -> a.setType(AttributeProto.AttributeType.FLOAT).setF(((Double) value).floatValue());
+      case FLOATS -> {
+        a.setType(AttributeProto.AttributeType.FLOATS);
+        for (double v : (double[]) value) {
+          a.addFloats((float) v);
+        }
+      }
+      case STRING -> a.setType(AttributeProto.AttributeType.STRING)
+          .setS(ByteString.copyFrom(((String) value).getBytes(StandardCharsets.UTF_8)));
+      case TENSOR -> a.setType(AttributeProto.AttributeType.TENSOR).setT(tensor(null, (Tensor) value));
+      default -> throw new IllegalStateException("unhandled attribute kind " + key.kind());
+    }
+    return a.build();
+  }
+
+  /** A metadata entry. */
+  public static StringStringEntryProto entry(String key, String value) {
+    return StringStringEntryProto.newBuilder().setKey(key).setValue(value).build();
+  }
+}
