@@ -84,6 +84,12 @@ public final class GraphBuilder {
     return new Scope();
   }
 
+  /** Opens a scope with an absolute path (module paths are already fully qualified). */
+  public Scope absoluteScope(String fullPath) {
+    scopes.push(fullPath);
+    return new Scope();
+  }
+
   /** The current scope path, empty at top level. */
   public String currentScope() {
     return scopes.isEmpty() ? "" : scopes.peek();

@@ -261,9 +261,9 @@ public final class Ops {
     return op(Shaping.SLICE, Attributes.none(), x, ints(x, starts), ints(x, ends), ints(x, axes), ints(x, steps));
   }
 
-  /** Slices {@code [0, end)} along {@code axis}, where {@code end} is a run-time rank-1 int64 value. */
-  public static Value sliceTo(Value x, long axis, Value end) {
-    return op(Shaping.SLICE, Attributes.none(), x, ints(x, 0), end, ints(x, axis));
+  /** Slices {@code [0, ends[i])} along {@code axes[i]}, where {@code ends} is a run-time rank-1 int64 value. */
+  public static Value sliceTo(Value x, Value ends, long... axes) {
+    return op(Shaping.SLICE, Attributes.none(), x, ints(x, new long[axes.length]), ends, ints(x, axes));
   }
 
   /** Gathers entries of {@code x} along {@code axis}. */

@@ -320,7 +320,7 @@ final class Shaping {
       List<Dim> out = new ArrayList<>();
       for (int i = 0; i < call.count(); i++) {
         List<Dim> d = dimsOf(call, i);
-        if (d == null || d.contains(null)) {
+        if (d == null || d.stream().anyMatch(java.util.Objects::isNull)) {
           return null;
         }
         out.addAll(d);
@@ -802,7 +802,7 @@ final class Shaping {
     public List<TensorType> infer(OpCall call) {
       call.requireDType(1, DType.INT64);
       List<Dim> target = dimsOf(call, 1);
-      if (target == null || target.contains(null)) {
+      if (target == null || target.stream().anyMatch(java.util.Objects::isNull)) {
         throw call.fail("the target shape must be known when building (constant or shape value)");
       }
       return List.of(call.type(0).withShape(Broadcast.shapes(call, List.of(call.shape(0), Shape.of(target)))));
@@ -963,7 +963,7 @@ final class Shaping {
     public List<TensorType> infer(OpCall call) {
       call.requireDType(0, DType.INT64);
       List<Dim> dims = dimsOf(call, 0);
-      if (dims == null || dims.contains(null)) {
+      if (dims == null || dims.stream().anyMatch(java.util.Objects::isNull)) {
         throw call.fail("the shape must be known when building (constant or shape value)");
       }
       Tensor v = call.attr(VALUE);

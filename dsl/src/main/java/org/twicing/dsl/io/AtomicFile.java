@@ -1,0 +1,85 @@
+package org.twicing.dsl.io;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Writes files so that readers only ever see the old content or the complete new content: the bytes go to a
+ * temporary file in the same directory, which is forced to disk and closed, then renamed over the target in one
+ * atomic step. If writing fails the temporary file is removed and any existing target is left untouched.
+ */
+public final class AtomicFile {
+  private AtomicFile() { }
+
+  /** Produces a file's content on a channel positioned at its start. */
+  @FunctionalInterface
+  public interface Content {
+    /** Writes the whole content to {@code out}. */
+    void writeTo(FileChannel out) throws IOException;
+  }
+
+  /** Writes {@code target} atomically with the bytes {@code content} produces. */
+  public static void write(Path target, Content content) throws IOException {
+    Path absolute = target.toAbsolutePath();
+    Path dir = absolute.getParent();
+    if (dir == null || !Files.isDirectory(dir)) {
+      throw new NoSuchFileException(target.toString(), null, "cannot write: directory " + dir + " does not exist");
+    }
+    Path temp = createTemp(dir, absolute.getFileName().toString());
+    boolean moved = false;
+    try {
+      try (FileChannel out = FileChannel.open(temp, StandardOpenOption.WRITE)) {
+        content.writeTo(out);
+        // Force before the rename: otherwise a crash could leave the new name pointing at unwritten blocks.
+        out.force(true);
+      }
+      try {
+        Files.move(temp, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } catch (AtomicMoveNotSupportedException e) {
+        throw new IOException("cannot write " + target + ": the file system of " + dir
+            + " does not support atomic rename", e);
+      }
+      moved = true;
+      forceDirectory(dir);
+    } finally {
+      if (!moved) {
+        Files.deleteIfExists(temp);
+      }
+    }
+  }
+
+  /**
+   * A fresh, empty file next to the target. Created with ordinary permissions (unlike
+   * {@link Files#createTempFile}, which makes it owner-only) because it becomes the target.
+   */
+  private static Path createTemp(Path dir, String name) throws IOException {
+    for (int attempt = 0; ; attempt++) {
+      Path temp = dir.resolve("." + name + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
+      try {
+        Files.newByteChannel(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE).close();
+        return temp;
+      } catch (FileAlreadyExistsException e) {
+        if (attempt >= 100) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  /** Persists the rename itself; best effort because not every platform lets a directory be opened. */
+  private static void forceDirectory(Path dir) {
+    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+      d.force(true);
+    } catch (IOException | UnsupportedOperationException ignored) {
+      // The data is already durable; only the directory entry's durability is best effort here.
+    }
+  }
+}

@@ -1,0 +1,91 @@
+package org.twicing.dsl.nn;
+
+import static org.twicing.dsl.ops.Ops.*;
+
+import org.twicing.dsl.ir.Value;
+import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Tensor;
+
+/**
+ * Multi-head self-attention with a fused qkv projection and an attention kind per layer. Scores are
+ * {@code Q Kᵀ / sqrt(d_head)}; causal and key-padding masks set masked scores to -inf before the softmax.
+ */
+public final class Attention extends Module {
+  private final long dim;
+  private final long heads;
+  private final AttentionKind kind;
+  private final boolean causal;
+  private final long maxLen;
+  private final double attnDropout;
+  private final double projDropout;
+  private final Linear qkv;
+  private final Linear proj;
+
+  /** Configuration of one attention layer. */
+  public record Spec(long dim, long heads, AttentionKind kind, boolean bias, boolean causal, long maxLen,
+      String qkvName, String projName, double attnDropout, double projDropout) { }
+
+  /** An attention layer per {@code spec}. */
+  public Attention(Spec spec) {
+    if (spec.dim() % spec.heads() != 0) {
+      throw new IllegalArgumentException("attention dim " + spec.dim() + " is not divisible by heads "
+          + spec.heads());
+    }
+    this.dim = spec.dim();
+    this.heads = spec.heads();
+    this.kind = spec.kind();
+    this.causal = spec.causal();
+    this.maxLen = spec.maxLen();
+    this.attnDropout = spec.attnDropout();
+    this.projDropout = spec.projDropout();
+    this.qkv = child(spec.qkvName(), new Linear(dim, 3 * dim, spec.bias()));
+    this.proj = child(spec.projName(), new Linear(dim, dim, spec.bias()));
+  }
+
+  /** The attention kind of this layer. */
+  public AttentionKind kind() {
+    return kind;
+  }
+
+  /** [B, N, D] to [B, N, D]; {@code keyPadding} ([B, N] bool, true = attend) may be null. */
+  public Value forward(Forward f, Value x, Value keyPadding) {
+    long dh = dim / heads;
+    Value fused = qkv.forward(f, x);
+    Value out;
+    try (var s = f.scope(this)) {
+      var parts = split(fused, -1, dim, dim, dim);
+      Value q = heads(parts.get(0), dh);
+      Value k = heads(parts.get(1), dh);
+      Value v = heads(parts.get(2), dh);
+      Value scores = mul(matmul(q, swapLast(k)), scalarLike(q, 1.0 / Math.sqrt(dh)));
+      Value minusInf = scalarLike(scores, Double.NEGATIVE_INFINITY);
+      if (causal) {
+        scores = where(causalMask(x), scores, minusInf);
+      }
+      if (keyPadding != null) {
+        scores = where(unsqueeze(keyPadding, 1, 2), scores, minusInf);
+      }
+      Value a = f.dropout(softmax(scores, -1), attnDropout);
+      Value mixed = kind.mix(a, v);
+      out = reshape(transpose(mixed, 0, 2, 1, 3), 0, 0, dim);
+    }
+    return f.dropout(proj.forward(f, out), projDropout);
+  }
+
+  private Value heads(Value t, long dh) {
+    return transpose(reshape(t, 0, 0, heads, dh), 0, 2, 1, 3);
+  }
+
+  /** Lower-triangular [T, T] bool mask cut from a [maxLen, maxLen] constant to the run-time length T. */
+  private Value causalMask(Value x) {
+    double[] m = new double[(int) (maxLen * maxLen)];
+    for (int i = 0; i < maxLen; i++) {
+      for (int j = 0; j <= i; j++) {
+        m[(int) (i * maxLen + j)] = 1;
+      }
+    }
+    Value full = constantLike(x, new Tensor(DType.BOOL, new long[] {maxLen, maxLen}, m));
+    Value t = dimOf(x, 1);
+    return sliceTo(full, concat(0, t, t), 0, 1);
+  }
+}

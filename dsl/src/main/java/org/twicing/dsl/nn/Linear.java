@@ -1,0 +1,46 @@
+package org.twicing.dsl.nn;
+
+import static org.twicing.dsl.ops.Ops.*;
+
+import org.twicing.dsl.ir.Value;
+
+/** {@code y = x Wᵀ + b} with the weight in PyTorch layout [out, in]. */
+public final class Linear extends Module {
+  private final long in;
+  private final long out;
+  private final boolean bias;
+
+  /** A linear layer with PyTorch's default initialisation. */
+  public Linear(long in, long out, boolean bias) {
+    this(in, out, bias, Init.torchDefault(in), Init.torchDefault(in));
+  }
+
+  /** A linear layer with explicit initialisers. */
+  public Linear(long in, long out, boolean bias, Init weightInit, Init biasInit) {
+    this.in = in;
+    this.out = out;
+    this.bias = bias;
+    param("weight", weightInit, out, in);
+    if (bias) {
+      param("bias", biasInit, out);
+    }
+  }
+
+  /** Applies the layer to the last axis of {@code x}. */
+  public Value forward(Forward f, Value x) {
+    try (var s = f.scope(this)) {
+      Value y = matmul(x, transpose(f.param(p("weight")), 1, 0));
+      return bias ? add(y, f.param(p("bias"))) : y;
+    }
+  }
+
+  /** Input features. */
+  public long in() {
+    return in;
+  }
+
+  /** Output features. */
+  public long out() {
+    return out;
+  }
+}
