@@ -15,7 +15,7 @@ public final class EmitOptions {
 
   private final int opset;
   private final int irVersion;
-  private final boolean parametersAsInputs;
+  private final ParameterMode parameterMode;
   private final String producerName;
   private final String producerVersion;
   private final String docString;
@@ -24,7 +24,7 @@ public final class EmitOptions {
   private EmitOptions(Builder b) {
     this.opset = b.opset;
     this.irVersion = b.irVersion;
-    this.parametersAsInputs = b.parametersAsInputs;
+    this.parameterMode = b.parameterMode;
     this.producerName = b.producerName;
     this.producerVersion = b.producerVersion;
     this.docString = b.docString;
@@ -52,7 +52,7 @@ public final class EmitOptions {
     Builder b = new Builder();
     b.opset = opset;
     b.irVersion = irVersion;
-    b.parametersAsInputs = parametersAsInputs;
+    b.parameterMode = parameterMode;
     b.producerName = producerName;
     b.producerVersion = producerVersion;
     b.docString = docString;
@@ -70,9 +70,19 @@ public final class EmitOptions {
     return irVersion;
   }
 
-  /** Whether parameters become graph inputs (true) or initializers (false). */
-  public boolean parametersAsInputs() {
-    return parametersAsInputs;
+  /** How parameters are emitted. */
+  public ParameterMode parameterMode() {
+    return parameterMode;
+  }
+
+  /** Where a graph's parameters go in the emitted model. */
+  public enum ParameterMode {
+    /** As initializers holding their values (inference models). */
+    INITIALIZERS,
+    /** As graph inputs (gradient and training-step graphs). */
+    INPUTS,
+    /** Neither: referenced by name from an enclosing graph (training_info algorithms use the model's). */
+    REFERENCED
   }
 
   /** The producer name written to the model. */
@@ -99,7 +109,7 @@ public final class EmitOptions {
   public static final class Builder {
     private int opset = DEFAULT_OPSET;
     private int irVersion = DEFAULT_IR_VERSION;
-    private boolean parametersAsInputs;
+    private ParameterMode parameterMode = ParameterMode.INITIALIZERS;
     private String producerName = "twicing";
     private String producerVersion = "0.1.0";
     private String docString = "";
@@ -120,7 +130,13 @@ public final class EmitOptions {
 
     /** Makes parameters graph inputs instead of initializers. */
     public Builder parametersAsInputs(boolean v) {
-      this.parametersAsInputs = v;
+      this.parameterMode = v ? ParameterMode.INPUTS : ParameterMode.INITIALIZERS;
+      return this;
+    }
+
+    /** Sets where parameters go. */
+    public Builder parameterMode(ParameterMode mode) {
+      this.parameterMode = mode;
       return this;
     }
 

@@ -63,6 +63,10 @@ public final class ModelWriter {
       }
     }
     Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
+    readableByAll(tmp);
+    if (tmpData != null) {
+      readableByAll(tmpData);
+    }
     try {
       try (OutputStream os = Files.newOutputStream(tmp)) {
         out.writeTo(os);
@@ -77,6 +81,15 @@ public final class ModelWriter {
         Files.deleteIfExists(tmpData);
       }
       throw e;
+    }
+  }
+
+  /** Temp files are created owner-only; a model file should be as readable as any other output. */
+  static void readableByAll(Path p) {
+    try {
+      Files.setPosixFilePermissions(p, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+    } catch (UnsupportedOperationException | IOException e) {
+      // Non-POSIX file systems keep their default permissions.
     }
   }
 

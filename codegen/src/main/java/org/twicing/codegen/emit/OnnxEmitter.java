@@ -61,10 +61,11 @@ public final class OnnxEmitter {
       g.addInput(valueInfo(in.name(), in.type()));
     }
     graph.parameters().forEach((p, t) -> {
-      if (options.parametersAsInputs()) {
-        g.addInput(valueInfo(p.name(), p.type()));
-      } else {
-        g.addInitializer(tensor(p.name(), t));
+      switch (options.parameterMode()) {
+        case INPUTS -> g.addInput(valueInfo(p.name(), p.type()));
+        case INITIALIZERS -> g.addInitializer(tensor(p.name(), t));
+        case REFERENCED -> { }
+        default -> throw new IllegalStateException();
       }
     });
     for (Node n : graph.nodes()) {

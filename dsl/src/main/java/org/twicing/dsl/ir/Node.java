@@ -22,6 +22,17 @@ public final class Node {
     this.attributes = attributes;
   }
 
+  /**
+   * A node for graph passes: applies {@code op} to {@code inputs} and produces the given existing output values
+   * (so consumers and graph outputs keep referring to them).
+   */
+  public static Node rewritten(OpDef op, String name, String scope, List<Value> inputs, Attributes attributes,
+      List<Value> outputs) {
+    Node n = new Node(op, name, scope, inputs, attributes);
+    outputs.forEach(n::addOutput);
+    return n;
+  }
+
   void addOutput(Value v) {
     outputs.add(v);
   }

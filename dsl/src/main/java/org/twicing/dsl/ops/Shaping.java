@@ -93,24 +93,20 @@ final class Shaping {
         den.add(d);
       }
     }
-    long numFixed = 1;
+    long[] numFixedBox = {1};
     List<String> numSyms = new ArrayList<>();
-    for (Dim d : num) {
-      if (d.isFixed()) {
-        numFixed *= d.size();
-      } else {
-        numSyms.add(d.symbol());
-      }
-    }
-    long denFixed = 1;
+    num.forEach(d -> factor(d, numFixedBox, numSyms));
+    long[] denFixedBox = {1};
     List<String> denSyms = new ArrayList<>();
-    for (Dim d : den) {
-      if (d.isFixed()) {
-        denFixed *= d.size();
-      } else {
-        denSyms.add(d.symbol());
+    den.forEach(d -> factor(d, denFixedBox, denSyms));
+    // Symbols on both sides cancel (e.g. batch*49 reshaped to [-1, 7, 7, ...] keeps batch).
+    for (java.util.Iterator<String> it = denSyms.iterator(); it.hasNext();) {
+      if (numSyms.remove(it.next())) {
+        it.remove();
       }
     }
+    long numFixed = numFixedBox[0];
+    long denFixed = denFixedBox[0];
     if (minusOne >= 0) {
       if (!denSyms.isEmpty()) {
         out.set(minusOne, Dim.sym(call.input(0).name() + "_reshape"));
@@ -133,6 +129,21 @@ final class Shaping {
           Shape.of(out).numel());
     }
     return Shape.of(out);
+  }
+
+  /** Splits a dim into its fixed factor and symbol factors; product symbols read like "batch*49". */
+  private static void factor(Dim d, long[] fixed, List<String> syms) {
+    if (d.isFixed()) {
+      fixed[0] *= d.size();
+      return;
+    }
+    for (String part : d.symbol().split("\\*")) {
+      if (part.matches("[0-9]+")) {
+        fixed[0] *= Long.parseLong(part);
+      } else {
+        syms.add(part);
+      }
+    }
   }
 
   private static String shapeText(List<Dim> target) {
@@ -479,14 +490,15 @@ final class Shaping {
         if (!dim.isFixed()) {
           if (end != null && end.size() < Long.MAX_VALUE / 2 && starts[i] >= 0 && end.size() >= 0 && step == 1) {
             out.set(ax, Dim.of(Math.max(0, end.size() - starts[i])));
-          } else if (starts[i] == 0 && step == 1 && (end == null || end.size() >= Long.MAX_VALUE / 2)) {
+          } else if (starts[i] == 0 && step == 1 && end != null && end.size() >= Long.MAX_VALUE / 2) {
             out.set(ax, dim);
           } else {
             out.set(ax, Dim.sym(call.input(0).name() + "_slice_" + ax));
           }
           continue;
         }
-        long len = sliceLength(dim.size(), starts[i], end == null ? -1 : end.size(), step);
+        // A null entry is a negative constant end (dimsOf keeps only non-negative dims): use its value.
+        long len = sliceLength(dim.size(), starts[i], end == null ? constInts(call, 2)[i] : end.size(), step);
         out.set(ax, Dim.of(len));
       }
       return List.of(call.type(0).withShape(Shape.of(out)));
