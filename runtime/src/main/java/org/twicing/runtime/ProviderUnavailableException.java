@@ -1,0 +1,69 @@
+package org.twicing.runtime;
+
+import ai.onnxruntime.OrtProvider;
+import java.util.EnumSet;
+
+/**
+ * Thrown when the requested execution provider cannot be used: it is not compiled into the ONNX Runtime build on
+ * the classpath, or its native libraries could not be loaded. The message names the provider asked for, those the
+ * build offers, and what is missing.
+ */
+public final class ProviderUnavailableException extends RuntimeException {
+  private static final long serialVersionUID = 1L;
+
+  private final ExecutionProvider requested;
+  private final String available;
+
+  ProviderUnavailableException(ExecutionProvider requested, String available, String message, Throwable cause) {
+    super(message, cause);
+    this.requested = requested;
+    this.available = available;
+  }
+
+  /** The provider that was asked for. */
+  public ExecutionProvider requested() {
+    return requested;
+  }
+
+  /** The providers this ONNX Runtime build offers, comma separated, as they were when the failure happened. */
+  public String available() {
+    return available;
+  }
+
+  /** The provider is not compiled into the ONNX Runtime jar on the classpath. */
+  static ProviderUnavailableException notInBuild(ExecutionProvider requested, EnumSet<OrtProvider> available) {
+    String avail = ExecutionProvider.describe(available);
+    String artifact = OrtBuild.artifactId();
+    String why;
+    if (OrtBuild.CPU_ARTIFACT.equals(artifact)) {
+      why = "this build uses the CPU artifact " + OrtBuild.GROUP_ID + ":" + OrtBuild.CPU_ARTIFACT + " "
+          + OrtBuild.version() + "; rebuild with -Pcuda for " + OrtBuild.GPU_ARTIFACT + ", and " + libraries(requested)
+          + " must be on the library path (LD_LIBRARY_PATH)";
+    } else {
+      why = "this build uses " + OrtBuild.coordinates() + " " + OrtBuild.version() + ", which was not compiled with "
+          + requested + "; use " + OrtBuild.GROUP_ID + ":" + OrtBuild.GPU_ARTIFACT + " (build with -Pcuda), and "
+          + libraries(requested) + " must be on the library path (LD_LIBRARY_PATH)";
+    }
+    return new ProviderUnavailableException(requested, avail, "execution provider " + requested
+        + " was requested but this ONNX Runtime build offers only [" + avail + "]: " + why
+        + ". Set fallback=true in SessionOptionsSpec to run on cpu instead.", null);
+  }
+
+  /** The provider is compiled in, but ONNX Runtime failed to set it up (libraries, device, or bad options). */
+  static ProviderUnavailableException failedToStart(ExecutionProvider requested, EnumSet<OrtProvider> available,
+      String options, Throwable cause) {
+    String avail = ExecutionProvider.describe(available);
+    return new ProviderUnavailableException(requested, avail, "execution provider " + requested
+        + " is in this ONNX Runtime build (" + OrtBuild.coordinates() + " " + OrtBuild.version() + "; offers ["
+        + avail + "]) but could not be started with options " + options + ": " + cause.getMessage()
+        + ". Check that " + libraries(requested) + " are on the library path (LD_LIBRARY_PATH), that a GPU is"
+        + " visible (CUDA_VISIBLE_DEVICES, device_id), and that the option names are valid for " + requested
+        + ". Set fallback=true in SessionOptionsSpec to run on cpu instead.", cause);
+  }
+
+  private static String libraries(ExecutionProvider p) {
+    return p == ExecutionProvider.TENSORRT
+        ? "the CUDA 12 / cuDNN 9 and TensorRT 10 libraries"
+        : "the CUDA 12 / cuDNN 9 libraries";
+  }
+}
