@@ -72,14 +72,23 @@ public final class ModelArtifacts {
     return ti.build();
   }
 
-  /** Writes all three artifacts into {@code dir} (atomically, file by file). */
+  /** Writes all three artifacts into {@code dir} (atomically, file by file), initializers inline. */
   public static void writeAll(TaskModel model, StateDict weights, TrainingSpec spec, Path dir, EmitOptions options)
       throws IOException {
+    writeAll(model, weights, spec, dir, options, Long.MAX_VALUE);
+  }
+
+  /**
+   * Writes all three artifacts into {@code dir}; model.onnx initializers of at least {@code externalThreshold}
+   * bytes go to ONNX external data ({@code model.onnx.data}).
+   */
+  public static void writeAll(TaskModel model, StateDict weights, TrainingSpec spec, Path dir, EmitOptions options,
+      long externalThreshold) throws IOException {
     Graph step = TrainingGraphs.trainStep(model, weights, spec);
     Graph grads = TrainingGraphs.grads(model, weights, spec);
     EmitOptions asInputs = options.toBuilder().parametersAsInputs(true).build();
     ModelWriter.write(OnnxEmitter.emit(grads, asInputs), dir.resolve(GRADS));
     ModelWriter.write(OnnxEmitter.emit(step, asInputs), dir.resolve(TRAIN_STEP));
-    ModelWriter.write(inferenceModel(model, weights, step, options), dir.resolve(MODEL));
+    ModelWriter.write(inferenceModel(model, weights, step, options), dir.resolve(MODEL), externalThreshold);
   }
 }

@@ -126,14 +126,26 @@ public final class OpCall {
 
   /** The first stack frame outside the DSL's own packages: the user's line that made the call. */
   static String callSite() {
-    for (StackTraceElement e : new Throwable().getStackTrace()) {
-      String c = e.getClassName();
-      if (!c.startsWith("org.twicing.dsl.ops.") && !c.startsWith("org.twicing.dsl.ir.")
-          && !c.startsWith("java.")) {
-        return ", called at " + e.getClassName().substring(e.getClassName().lastIndexOf('.') + 1) + "."
-            + e.getMethodName() + "(" + e.getFileName() + ":" + e.getLineNumber() + ")";
-      }
+    return StackWalker.getInstance(StackWalker.Option.RETAIN_CLASS_REFERENCE).walk(frames -> frames
+        .filter(f -> !isDslFrame(f.getDeclaringClass()))
+        .findFirst()
+        .map(f -> ", called at " + f.getClassName().substring(f.getClassName().lastIndexOf('.') + 1) + "."
+            + f.getMethodName() + "(" + f.getFileName() + ":" + f.getLineNumber() + ")")
+        .orElse(""));
+  }
+
+  /** Whether a frame is the DSL's own: JDK code, or ops/ir classes from this jar (not user code in the package). */
+  private static boolean isDslFrame(Class<?> c) {
+    String n = c.getName();
+    if (n.startsWith("java.")) {
+      return true;
     }
-    return "";
+    if (!n.startsWith("org.twicing.dsl.ops.") && !n.startsWith("org.twicing.dsl.ir.")) {
+      return false;
+    }
+    java.security.CodeSource mine = OpCall.class.getProtectionDomain().getCodeSource();
+    java.security.CodeSource theirs = c.getProtectionDomain().getCodeSource();
+    return mine == null || theirs == null
+        || java.util.Objects.equals(mine.getLocation(), theirs.getLocation());
   }
 }

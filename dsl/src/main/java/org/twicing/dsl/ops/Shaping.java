@@ -838,7 +838,13 @@ final class Shaping {
       if (to == null) {
         throw call.fail("attribute 'to' is required");
       }
-      return List.of(call.type(0).withDType(DType.fromOnnxCode(to.intValue())));
+      DType target;
+      try {
+        target = DType.fromOnnxCode(to.intValue());
+      } catch (IllegalArgumentException e) {
+        throw call.fail("attribute 'to': %s", e.getMessage());
+      }
+      return List.of(call.type(0).withDType(target));
     }
 
     @Override
@@ -864,6 +870,9 @@ final class Shaping {
   static final OpDef SHAPE = new OpDef("Shape") {
     @Override
     public List<TensorType> infer(OpCall call) {
+      if (call.count() != 1) {
+        throw call.fail("expects 1 input, got %d", call.count());
+      }
       int[] r = range(call.shape(0).rank(), call.attr(START), call.attr(END));
       return List.of(TensorType.of(DType.INT64, r[1] - r[0]));
     }

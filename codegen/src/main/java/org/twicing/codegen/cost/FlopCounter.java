@@ -1,0 +1,72 @@
+package org.twicing.codegen.cost;
+
+import java.util.Map;
+import org.twicing.dsl.ir.Graph;
+import org.twicing.dsl.ir.Node;
+import org.twicing.dsl.types.Dim;
+import org.twicing.dsl.types.Shape;
+
+/**
+ * Counts the multiply-adds of a graph's contractions (MatMul, Gemm, Conv) for given sizes of its symbolic
+ * dimensions. Elementwise work is not counted: it is memory-bound and small next to the contractions.
+ */
+public final class FlopCounter {
+  private FlopCounter() { }
+
+  /** Multiply-adds of {@code g} with symbolic dims bound by {@code bindings} (e.g. batch=64, T=128). */
+  public static long macs(Graph g, Map<String, Long> bindings) {
+    long total = 0;
+    for (Node n : g.nodes()) {
+      switch (n.op().onnxType()) {
+        case "MatMul" -> {
+          Shape out = n.output(0).shape();
+          Shape a = n.input(0).shape();
+          total += numel(out, bindings) * size(a.dim(-1), bindings);
+        }
+        case "Gemm" -> {
+          Shape a = n.input(0).shape();
+          long k = n.attributes().entries().containsKey("transA")
+              && ((Long) n.attributes().entries().get("transA").value()) != 0
+              ? size(a.dim(0), bindings) : size(a.dim(1), bindings);
+          total += numel(n.output(0).shape(), bindings) * k;
+        }
+        case "Conv" -> {
+          Shape w = n.input(1).shape();
+          long perOutput = size(w.dim(1), bindings) * size(w.dim(2), bindings) * size(w.dim(3), bindings);
+          total += numel(n.output(0).shape(), bindings) * perOutput;
+        }
+        default -> { }
+      }
+    }
+    return total;
+  }
+
+  private static long numel(Shape s, Map<String, Long> bindings) {
+    long n = 1;
+    for (Dim d : s.dims()) {
+      n *= size(d, bindings);
+    }
+    return n;
+  }
+
+  /** The size of a dim under {@code bindings}; product symbols such as {@code batch*49} are multiplied out. */
+  public static long size(Dim d, Map<String, Long> bindings) {
+    if (d.isFixed()) {
+      return d.size();
+    }
+    long n = 1;
+    for (String part : d.symbol().split("\\*")) {
+      if (part.matches("[0-9]+")) {
+        n *= Long.parseLong(part);
+      } else {
+        Long v = bindings.get(part);
+        if (v == null) {
+          throw new IllegalArgumentException("no size bound for symbolic dimension '" + part + "' (in " + d
+              + "); bound: " + bindings.keySet());
+        }
+        n *= v;
+      }
+    }
+    return n;
+  }
+}

@@ -1,0 +1,317 @@
+package org.twicing.models.cli;
+
+import ai.onnxruntime.OnnxTensor;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import org.twicing.codegen.cost.FlopCounter;
+import org.twicing.codegen.emit.EmitOptions;
+import org.twicing.codegen.emit.OnnxEmitter;
+import org.twicing.codegen.graphs.InferenceGraph;
+import org.twicing.codegen.train.TrainingGraphs;
+import org.twicing.codegen.train.TrainingSpec;
+import org.twicing.dsl.ir.Graph;
+import org.twicing.dsl.ir.GraphBuilder;
+import org.twicing.dsl.ir.Value;
+import org.twicing.dsl.nn.Param;
+import org.twicing.dsl.nn.StateDict;
+import org.twicing.dsl.nn.TaskModel;
+import org.twicing.dsl.ops.Ops;
+import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Dim;
+import org.twicing.dsl.types.Tensor;
+import org.twicing.dsl.types.TensorType;
+import org.twicing.models.zoo.Zoo;
+import org.twicing.runtime.ModelSession;
+import org.twicing.runtime.Results;
+import org.twicing.runtime.SessionOptionsSpec;
+import org.twicing.runtime.Tensors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code twicing bench infer|train}: timings of inference and training steps, twicing against softmax. */
+@Command(
+    name = "bench",
+    mixinStandardHelpOptions = true,
+    versionProvider = TwicingVersion.class,
+    description = "Benchmark inference or training steps in ONNX Runtime, twicing against softmax attention.",
+    subcommands = {BenchCommand.Infer.class, BenchCommand.Train.class})
+public final class BenchCommand {
+
+  /** Options shared by both benchmarks. */
+  static final class Common {
+    @Option(names = "--model", defaultValue = "vit-fmnist", paramLabel = "PRESET", description = "Model preset.")
+    String model;
+
+    @Option(names = "--batch", defaultValue = "64", paramLabel = "B", description = "Batch size.")
+    int batch;
+
+    @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
+        description = "Intra-op threads (0: ONNX Runtime's default, one per core).")
+    int threads;
+
+    @Option(names = "--iters", defaultValue = "20", paramLabel = "N", description = "Timed runs (median).")
+    int iters;
+
+    @Option(names = "--warmup", defaultValue = "3", paramLabel = "N", description = "Untimed warm-up runs.")
+    int warmup;
+
+    @Option(names = "--provider", defaultValue = "cpu", paramLabel = "P", description = "cpu, cuda or tensorrt.")
+    String provider;
+
+    @Option(names = "--vocab", paramLabel = "N", description = "Vocabulary size (lm-paper).")
+    Long vocab;
+
+    SessionOptionsSpec session() {
+      return SessionOptionsSpec.builder().provider(provider).intraOpThreads(threads).build();
+    }
+
+    TaskModel build(String attention) {
+      var o = org.twicing.models.zoo.PresetOptions.defaults().withAttention(attention).withDropout(0.0);
+      if (vocab != null) {
+        o = o.withVocab(vocab);
+      }
+      try {
+        return Zoo.build(model, o);
+      } catch (IllegalArgumentException e) {
+        throw new CliException(e.getMessage(), e, TwicingCli.EXIT_USAGE);
+      }
+    }
+
+    Map<String, Long> bindings(TaskModel m) {
+      Map<String, Long> b = new LinkedHashMap<>();
+      b.put("batch", (long) batch);
+      b.put("T", m.inputType().shape().rank() == 2 ? contextOf(m) : 1L);
+      return b;
+    }
+
+    long contextOf(TaskModel m) {
+      return Long.parseLong(m.config().getOrDefault("context", "1"));
+    }
+
+    /** A random input of the model's type with symbolic dims bound. */
+    Tensor input(TaskModel m, Random rng) {
+      List<Dim> dims = m.inputType().shape().dims();
+      long[] shape = new long[dims.size()];
+      Map<String, Long> b = bindings(m);
+      for (int i = 0; i < shape.length; i++) {
+        shape[i] = FlopCounter.size(dims.get(i), b);
+      }
+      if (m.inputType().dtype() == DType.INT64) {
+        double[] d = new double[(int) Tensor.numel(shape)];
+        for (int i = 0; i < d.length; i++) {
+          d[i] = rng.nextInt((int) m.classes());
+        }
+        return new Tensor(DType.INT64, shape, d);
+      }
+      return Tensor.randn(DType.FLOAT32, rng, 1.0, shape);
+    }
+
+    Tensor labels(TaskModel m, Random rng) {
+      List<Dim> dims = m.labelsType().shape().dims();
+      long[] shape = new long[dims.size()];
+      for (int i = 0; i < shape.length; i++) {
+        shape[i] = FlopCounter.size(dims.get(i), bindings(m));
+      }
+      double[] d = new double[(int) Tensor.numel(shape)];
+      for (int i = 0; i < d.length; i++) {
+        d[i] = rng.nextInt((int) m.classes());
+      }
+      return new Tensor(DType.INT64, shape, d);
+    }
+  }
+
+  /** Median of the timed runs in milliseconds. */
+  static double medianMs(int warmup, int iters, Runnable r) {
+    for (int i = 0; i < warmup; i++) {
+      r.run();
+    }
+    double[] t = new double[iters];
+    for (int i = 0; i < iters; i++) {
+      long t0 = System.nanoTime();
+      r.run();
+      t[i] = (System.nanoTime() - t0) / 1e6;
+    }
+    Arrays.sort(t);
+    return iters % 2 == 1 ? t[iters / 2] : (t[iters / 2 - 1] + t[iters / 2]) / 2;
+  }
+
+  /** Runs {@code session} on {@code feeds} once, closing the results. */
+  static void runOnce(ModelSession session, Map<String, OnnxTensor> feeds) {
+    try (Results r = session.run(feeds)) {
+      r.size();
+    }
+  }
+
+  /** Peak resident set size of this process in MiB, from /proc (-1 where unavailable). */
+  static double peakRssMiB() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (line.startsWith("VmHWM:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
+        }
+      }
+    } catch (IOException | NumberFormatException e) {
+      return -1;
+    }
+    return -1;
+  }
+
+  /** ONNX Runtime's float32 GEMM rate on this machine: one n×n·n×n MatMul, in GFLOP/s. */
+  static double gemmRate(SessionOptionsSpec session, int n, int warmup, int iters) {
+    GraphBuilder g = new GraphBuilder("gemm");
+    Value a = g.input("a", TensorType.of(DType.FLOAT32, n, n));
+    Value b = g.input("b", TensorType.of(DType.FLOAT32, n, n));
+    g.output("c", Ops.matmul(a, b));
+    Random rng = new Random(0);
+    try (ModelSession s = ModelSession.open(OnnxEmitter.emit(g.build(), EmitOptions.defaults()).toByteArray(),
+        session);
+        OnnxTensor ta = Tensors.fromHost(Tensor.randn(DType.FLOAT32, rng, 1, n, n));
+        OnnxTensor tb = Tensors.fromHost(Tensor.randn(DType.FLOAT32, rng, 1, n, n))) {
+      Map<String, OnnxTensor> feeds = Map.of("a", ta, "b", tb);
+      double ms = medianMs(warmup, iters, () -> runOnce(s, feeds));
+      return 2.0 * n * n * n / (ms / 1e3) / 1e9;
+    }
+  }
+
+  /** {@code bench infer}: inference latency per batch. */
+  @Command(name = "infer", mixinStandardHelpOptions = true, versionProvider = TwicingVersion.class,
+      description = "Median ms per inference batch, multiply-adds and GFLOP/s, twicing vs softmax.")
+  static final class Infer implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    Common common;
+
+    @Override
+    public Integer call() throws Exception {
+      PrintWriter out = spec.commandLine().getOut();
+      out.printf("bench infer: %s, batch %d, provider %s, threads %s%n", common.model, common.batch,
+          common.provider, common.threads == 0 ? "default" : common.threads);
+      out.printf("%-9s %12s %14s %10s%n", "attention", "ms/batch", "GMACs/batch", "GFLOP/s");
+      for (String kind : List.of("twicing", "softmax")) {
+        TaskModel m = common.build(kind);
+        Graph g = InferenceGraph.build(m, StateDict.initialize(m, 0));
+        long macs = FlopCounter.macs(g, common.bindings(m));
+        try (ModelSession s = ModelSession.open(OnnxEmitter.emit(g, EmitOptions.defaults()).toByteArray(),
+            common.session());
+            OnnxTensor x = Tensors.fromHost(common.input(m, new Random(1)))) {
+          Map<String, OnnxTensor> feeds = Map.of(m.inputName(), x);
+          double ms = medianMs(common.warmup, common.iters, () -> runOnce(s, feeds));
+          out.printf("%-9s %12.2f %14.3f %10.1f%n", kind, ms, macs / 1e9, 2.0 * macs / (ms / 1e3) / 1e9);
+          out.flush();
+        }
+      }
+      return 0;
+    }
+  }
+
+  /** {@code bench train}: training-step time, utilisation against ORT's GEMM rate, optional PyTorch baseline. */
+  @Command(name = "train", mixinStandardHelpOptions = true, versionProvider = TwicingVersion.class,
+      description = "Median ms per train_step.onnx step, multiply-adds, GFLOP/s, model FLOPs utilisation "
+          + "against ONNX Runtime's own fp32 GEMM rate, peak memory, twicing vs softmax.")
+  static final class Train implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    Common common;
+
+    @Option(names = "--torch", description = "Also time PyTorch eager (/usr/bin/python3 with torch) on the same model.")
+    boolean torch;
+
+    @Option(names = "--gemm-size", defaultValue = "1024", paramLabel = "N", description = "Size of the GEMM probe.")
+    int gemmSize;
+
+    @Override
+    public Integer call() throws Exception {
+      PrintWriter out = spec.commandLine().getOut();
+      double gemm = gemmRate(common.session(), gemmSize, common.warmup, Math.max(5, common.iters / 2));
+      out.printf("bench train: %s, batch %d, provider %s, threads %s%n", common.model, common.batch,
+          common.provider, common.threads == 0 ? "default" : common.threads);
+      out.printf("ONNX Runtime fp32 GEMM (%d^3): %.1f GFLOP/s%n", gemmSize, gemm);
+      out.printf("%-9s %10s %13s %9s %6s %10s %12s%n", "attention", "ms/step", "GMACs/step", "GFLOP/s", "MFU",
+          "peak MiB", "torch ms");
+      for (String kind : List.of("twicing", "softmax")) {
+        TaskModel m = common.build(kind);
+        StateDict w = StateDict.initialize(m, 0);
+        TrainingSpec ts = TrainingSpec.defaults();
+        Graph g = TrainingGraphs.trainStep(m, w, ts);
+        long macs = FlopCounter.macs(g, common.bindings(m));
+        byte[] bytes = OnnxEmitter.emit(g, EmitOptions.builder().parametersAsInputs(true).build()).toByteArray();
+        List<OnnxTensor> owned = new ArrayList<>();
+        try (ModelSession s = ModelSession.open(bytes, common.session())) {
+          Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
+          Random rng = new Random(1);
+          feeds.put(m.inputName(), track(owned, Tensors.fromHost(common.input(m, rng))));
+          feeds.put(TrainingGraphs.LABELS, track(owned, Tensors.fromHost(common.labels(m, rng))));
+          feeds.put(TrainingGraphs.LR, track(owned, Tensors.floatScalar(1e-3f)));
+          feeds.put(TrainingGraphs.STEP, track(owned, Tensors.longScalar(1)));
+          for (Param p : m.parameters()) {
+            feeds.put(p.name(), track(owned, Tensors.fromHost(w.get(p.name()))));
+            for (String st : ts.optimizer().stateNames()) {
+              feeds.put(p.name() + "." + st, track(owned, Tensors.fromHost(Tensor.zeros(DType.FLOAT32, p.shape()))));
+            }
+          }
+          double ms = medianMs(common.warmup, common.iters, () -> runOnce(s, feeds));
+          double rate = 2.0 * macs / (ms / 1e3) / 1e9;
+          String torchMs = torch ? torchBaseline(m) : "-";
+          out.printf("%-9s %10.2f %13.3f %9.1f %6.2f %10.0f %12s%n", kind, ms, macs / 1e9, rate, rate / gemm,
+              peakRssMiB(), torchMs);
+          out.flush();
+        } finally {
+          for (OnnxTensor t : owned) {
+            t.close();
+          }
+        }
+      }
+      return 0;
+    }
+
+    private static OnnxTensor track(List<OnnxTensor> owned, OnnxTensor t) {
+      owned.add(t);
+      return t;
+    }
+
+    private String torchBaseline(TaskModel m) throws IOException, InterruptedException {
+      String home = System.getProperty("twicing.home", ".");
+      Path script = Path.of(home, "tests", "src", "test", "python", "bench_torch.py");
+      if (!Files.exists(script)) {
+        throw new CliException("--torch needs " + script + " (run from a twicing checkout)");
+      }
+      int threads = common.threads > 0 ? common.threads : Runtime.getRuntime().availableProcessors();
+      Process p = new ProcessBuilder("/usr/bin/python3", script.toString(), m.configJson(),
+          Integer.toString(common.batch), Integer.toString(threads), Integer.toString(common.iters))
+          .redirectErrorStream(true).start();
+      String last = "";
+      StringBuilder all = new StringBuilder();
+      try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+        for (String line; (line = r.readLine()) != null;) {
+          all.append(line).append('\n');
+          if (line.startsWith("torch_ms_per_step")) {
+            last = line.split(" ")[1];
+          }
+        }
+      }
+      if (p.waitFor() != 0 || last.isEmpty()) {
+        throw new CliException("PyTorch baseline failed (/usr/bin/python3 " + script + "): " + all.toString().trim());
+      }
+      return last;
+    }
+  }
+}

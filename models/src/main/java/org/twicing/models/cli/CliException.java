@@ -1,0 +1,68 @@
+package org.twicing.models.cli;
+
+/**
+ * A failure to report to the user as one line, {@code twicing: error: <message>}, with no stack trace unless
+ * {@code --verbose}; the message must name the file, option or value at fault.
+ */
+public class CliException extends RuntimeException {
+  private static final long serialVersionUID = 1L;
+
+  private final int exitCode;
+
+  /** A failure with exit code 1. */
+  public CliException(String message) {
+    this(message, null, TwicingCli.EXIT_FAILURE);
+  }
+
+  /** A failure with exit code 1, keeping {@code cause} for {@code --verbose}. */
+  public CliException(String message, Throwable cause) {
+    this(message, cause, TwicingCli.EXIT_FAILURE);
+  }
+
+  /** A failure with the given exit code, keeping {@code cause} (may be null) for {@code --verbose}. */
+  public CliException(String message, Throwable cause, int exitCode) {
+    super(message, cause);
+    this.exitCode = exitCode;
+  }
+
+  /** The process exit code this failure maps to. */
+  public int exitCode() {
+    return exitCode;
+  }
+
+  /**
+   * A one-line description of {@code e}: its message, or for file-system errors (whose JDK messages are often
+   * just the path) the path plus what went wrong.
+   */
+  public static String describe(Throwable e) {
+    if (e instanceof java.nio.file.FileSystemException fse) {
+      StringBuilder sb = new StringBuilder(String.valueOf(fse.getFile()));
+      if (fse.getOtherFile() != null) {
+        sb.append(" -> ").append(fse.getOtherFile());
+      }
+      sb.append(": ").append(fse.getReason() != null ? fse.getReason() : fileProblem(fse));
+      return sb.toString();
+    }
+    String msg = e.getMessage();
+    if (msg == null || msg.isBlank()) {
+      return e.getClass().getSimpleName();
+    }
+    return msg.strip();
+  }
+
+  private static String fileProblem(java.nio.file.FileSystemException e) {
+    if (e instanceof java.nio.file.NoSuchFileException) {
+      return "no such file or directory";
+    }
+    if (e instanceof java.nio.file.AccessDeniedException) {
+      return "permission denied";
+    }
+    if (e instanceof java.nio.file.NotDirectoryException) {
+      return "not a directory";
+    }
+    if (e instanceof java.nio.file.FileAlreadyExistsException) {
+      return "already exists";
+    }
+    return e.getClass().getSimpleName();
+  }
+}

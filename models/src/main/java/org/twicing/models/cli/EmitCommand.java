@@ -1,0 +1,86 @@
+package org.twicing.models.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import org.twicing.codegen.emit.EmitOptions;
+import org.twicing.codegen.emit.ModelArtifacts;
+import org.twicing.codegen.emit.ModelWriter;
+import org.twicing.codegen.inspect.ModelSummary;
+import org.twicing.dsl.nn.StateDict;
+import org.twicing.dsl.nn.TaskModel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code twicing emit}: writes a preset's model.onnx, grads.onnx and train_step.onnx. */
+@Command(
+    name = "emit",
+    mixinStandardHelpOptions = true,
+    versionProvider = TwicingVersion.class,
+    description = {"Compile a model preset to ONNX: model.onnx, grads.onnx and train_step.onnx.", "",
+        "model.onnx maps the input (pixels or tokens) to logits and carries the training step in its ONNX "
+        + "training_info; grads.onnx gives the loss and every gradient; train_step.onnx is one optimizer step. "
+        + "The README documents each file's inputs and outputs."})
+public final class EmitCommand implements Callable<Integer> {
+  @Spec
+  CommandSpec spec;
+
+  @Mixin
+  ModelOptions modelOptions;
+
+  @Mixin
+  TrainingOptions trainingOptions;
+
+  @Option(names = "--out", required = true, paramLabel = "DIR", description = "Directory to write the files to.")
+  Path out;
+
+  @Option(names = "--opset", defaultValue = "17", paramLabel = "N", description = "ONNX opset (>= 17).")
+  int opset;
+
+  @Option(names = "--inference-only", description = "Write only model.onnx, without training graphs.")
+  boolean inferenceOnly;
+
+  @Option(names = "--external-data-threshold", paramLabel = "BYTES",
+      description = "Move model.onnx initializers of at least this size to model.onnx.data.")
+  Long externalThreshold;
+
+  /** Builds the preset and writes its artifacts. */
+  @Override
+  public Integer call() {
+    TaskModel model = modelOptions.build();
+    StateDict weights = modelOptions.weights(model);
+    EmitOptions options;
+    try {
+      options = EmitOptions.builder().opset(opset).build();
+    } catch (IllegalArgumentException e) {
+      throw new CliException("--opset: " + e.getMessage(), e, TwicingCli.EXIT_USAGE);
+    }
+    long threshold = externalThreshold == null ? Long.MAX_VALUE : externalThreshold;
+    PrintWriter pw = spec.commandLine().getOut();
+    try {
+      if (inferenceOnly) {
+        ModelWriter.write(ModelArtifacts.inferenceModel(model, weights, null, options),
+            out.resolve(ModelArtifacts.MODEL), threshold);
+      } else {
+        ModelArtifacts.writeAll(model, weights, trainingOptions.spec(modelOptions.seed), out, options, threshold);
+      }
+      pw.printf("%s: %,d parameters, attention %s%n", model.name(), model.parameterCount(),
+          model.attentionKinds().stream().map(k -> k.name()).toList());
+      for (String f : inferenceOnly ? new String[] {ModelArtifacts.MODEL}
+          : new String[] {ModelArtifacts.MODEL, ModelArtifacts.GRADS, ModelArtifacts.TRAIN_STEP}) {
+        ModelSummary s = ModelSummary.read(out.resolve(f));
+        pw.printf("wrote %s (%d nodes, inputs %s, outputs %s)%n", out.resolve(f),
+            s.opHistogram().values().stream().mapToInt(Integer::intValue).sum(), s.inputs().size(),
+            s.outputs().size());
+      }
+    } catch (IOException e) {
+      throw new CliException(out + ": " + CliException.describe(e), e);
+    }
+    pw.flush();
+    return 0;
+  }
+}

@@ -1,0 +1,66 @@
+package org.twicing.models.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.HelpCommand;
+import picocli.CommandLine.Option;
+
+/**
+ * The {@code twicing} command line: a picocli parent command whose work is done by subcommands.
+ *
+ * <p>To add a subcommand, write a class annotated {@code @Command(name = "...", mixinStandardHelpOptions = true)}
+ * that implements {@code Callable<Integer>} (print through {@code spec.commandLine().getOut()}, throw
+ * {@link CliException} for user errors), then add it to the {@code subcommands} list below; nothing else
+ * registers commands. {@code TwicingCliTest} checks that every registered command answers {@code --help}.
+ */
+@Command(
+    name = "twicing",
+    mixinStandardHelpOptions = true,
+    versionProvider = TwicingVersion.class,
+    description = "Compile transformer models written in the twicing Java DSL to ONNX, and train and run them.",
+    synopsisSubcommandLabel = "COMMAND",
+    commandListHeading = "%nCommands:%n",
+    footer = {"", "Run 'twicing COMMAND --help' for a command's options."},
+    // The one place subcommands are registered: add emit, train, eval, predict, bench, codegen here.
+    subcommands = {
+        EmitCommand.class,
+        InspectCommand.class,
+        BenchCommand.class,
+        ClasspathCommand.class,
+        HelpCommand.class,
+    })
+public final class TwicingCli {
+
+  /** Exit code for a command that ran and failed (bad model file, failed training...). */
+  public static final int EXIT_FAILURE = 1;
+  /** Exit code for a command line that could not be parsed (unknown option, missing argument). */
+  public static final int EXIT_USAGE = 2;
+
+  // Top-level only (twicing -v COMMAND ...): it changes how every command's failures are reported.
+  @Option(names = {"-v", "--verbose"}, description = "Print stack traces of errors.")
+  boolean verbose;
+
+  /** Whether {@code -v/--verbose} was given before the subcommand. */
+  public boolean verbose() {
+    return verbose;
+  }
+
+  /** A fully configured command line (error handlers, exit codes); tests use it to run commands in-process. */
+  public static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new TwicingCli());
+    cl.setExecutionExceptionHandler(new CliErrorHandler());
+    cl.setParameterExceptionHandler(new CliUsageErrorHandler());
+    cl.setExitCodeExceptionMapper(e -> e instanceof CliException ce ? ce.exitCode() : EXIT_FAILURE);
+    return cl;
+  }
+
+  /** Runs {@code args} and returns the exit code, without calling {@link System#exit}. */
+  public static int run(String... args) {
+    return commandLine().execute(args);
+  }
+
+  /** Entry point used by the {@code twicing} launcher script. */
+  public static void main(String[] args) {
+    System.exit(run(args));
+  }
+}
