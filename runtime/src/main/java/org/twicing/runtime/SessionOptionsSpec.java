@@ -154,6 +154,8 @@ public final class SessionOptionsSpec {
     OrtSession.SessionOptions o = new OrtSession.SessionOptions();
     try {
       o.setOptimizationLevel(optimizationLevel);
+      // ONNX Runtime's warnings (e.g. about initializers it folded away) are noise for users; errors still show.
+      o.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
       if (intraOpThreads > 0) {
         o.setIntraOpNumThreads(intraOpThreads);
       }

@@ -22,7 +22,7 @@ public final class InferenceGraph {
     g.output("logits", logits);
     metadata(model).forEach(g::metadata);
     g.docString(model.name() + ": " + model.configJson());
-    return g.build();
+    return org.twicing.codegen.passes.GraphPasses.optimize(g.build());
   }
 
   /** The metadata every artifact of {@code model} carries. */

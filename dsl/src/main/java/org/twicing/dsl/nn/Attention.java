@@ -58,12 +58,11 @@ public final class Attention extends Module {
       Value k = heads(parts.get(1), dh);
       Value v = heads(parts.get(2), dh);
       Value scores = mul(matmul(q, swapLast(k)), scalarLike(q, 1.0 / Math.sqrt(dh)));
-      Value minusInf = scalarLike(scores, Double.NEGATIVE_INFINITY);
       if (causal) {
-        scores = where(causalMask(x), scores, minusInf);
+        scores = where(causalMask(x), scores, scalarLike(scores, Double.NEGATIVE_INFINITY));
       }
       if (keyPadding != null) {
-        scores = where(unsqueeze(keyPadding, 1, 2), scores, minusInf);
+        scores = where(unsqueeze(keyPadding, 1, 2), scores, scalarLike(scores, Double.NEGATIVE_INFINITY));
       }
       Value a = f.dropout(softmax(scores, -1), attnDropout);
       Value mixed = kind.mix(a, v);
