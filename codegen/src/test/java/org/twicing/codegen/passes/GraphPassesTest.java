@@ -1,0 +1,62 @@
+package org.twicing.codegen.passes;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.twicing.dsl.ops.Ops.*;
+
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.twicing.dsl.eval.Evaluator;
+import org.twicing.dsl.ir.Graph;
+import org.twicing.dsl.ir.GraphBuilder;
+import org.twicing.dsl.ir.Value;
+import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Tensor;
+import org.twicing.dsl.types.TensorType;
+
+/** Folding, CSE and DCE shrink graphs without changing what they compute. */
+class GraphPassesTest {
+  private static long count(Graph g, String op) {
+    return g.nodes().stream().filter(n -> n.op().onnxType().equals(op)).count();
+  }
+
+  @Test
+  void passesKeepSemanticsAndRemoveRedundancy() {
+    GraphBuilder g = new GraphBuilder("p");
+    Value x = g.input("x", TensorType.of(DType.FLOAT64, "batch", 3));
+    // Foldable: (2 * 3) computed from constants; duplicated: exp(x) twice; dead: tanh(x) unused.
+    Value six = mul(scalarLike(x, 2.0), scalarLike(x, 3.0));
+    Value e1 = exp(x);
+    Value e2 = exp(x);
+    tanh(x);
+    g.output("y", mul(add(e1, e2), six));
+    Graph raw = g.build();
+    Graph opt = GraphPasses.optimize(raw);
+    assertEquals(2, count(raw, "Exp"));
+    assertEquals(1, count(opt, "Exp"), "CSE merges the two Exp nodes");
+    assertEquals(0, count(opt, "Tanh"), "DCE removes the unused Tanh");
+    assertEquals(1, count(opt, "Mul"), "folding leaves only the data-dependent Mul");
+    Tensor in = Tensor.randn(DType.FLOAT64, new Random(1), 1.0, 4, 3);
+    double[] a = Evaluator.run(raw, Map.of("x", in)).get("y").data();
+    double[] b = Evaluator.run(opt, Map.of("x", in)).get("y").data();
+    assertArrayEquals(a, b, 0.0);
+    for (int i = 0; i < a.length; i++) {
+      assertEquals(12 * Math.exp(in.get(i)), a[i], 1e-12);
+    }
+  }
+
+  @Test
+  void randomOpsAreNeitherMergedNorFolded() {
+    GraphBuilder g = new GraphBuilder("d");
+    Value x = g.input("x", TensorType.of(DType.FLOAT32, 8));
+    Value a = dropout(x, 0.5, 1).get(0);
+    Value b = dropout(x, 0.5, 1).get(0);
+    g.output("y", add(a, b));
+    Graph opt = GraphPasses.optimize(g.build());
+    assertEquals(2, count(opt, "Dropout"));
+    assertTrue(opt.nodes().stream().filter(n -> n.op().onnxType().equals("Dropout"))
+        .allMatch(n -> n.attributes().entries().containsKey("seed")), "dropout masks are seeded");
+  }
+}
