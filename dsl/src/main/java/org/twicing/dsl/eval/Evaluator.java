@@ -28,6 +28,15 @@ public final class Evaluator {
     return out;
   }
 
+  /**
+   * Like {@link #run}, but in exact float64 arithmetic: float32 (and float16) results are not rounded to their
+   * dtype after each op, so a float32 graph is evaluated as if all its float values were float64 (for
+   * finite-difference checks and float64 references of float32 models). Feeds are used as given.
+   */
+  public static Map<String, Tensor> runFloat64(Graph graph, Map<String, Tensor> feeds) {
+    return Tensor.unrounded(() -> run(graph, feeds));
+  }
+
   /** Evaluates every node and returns the value of everything computed (for tests that probe internals). */
   public static Map<Value, Tensor> evaluateAll(Graph graph, Map<String, Tensor> feeds) {
     Map<Value, Tensor> env = new HashMap<>();

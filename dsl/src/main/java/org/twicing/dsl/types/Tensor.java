@@ -9,6 +9,9 @@ import java.util.Random;
  * (|x| below 2^53); conversion to the declared dtype happens only when bytes are written.
  */
 public final class Tensor {
+  /** Nesting depth of {@link #unrounded} on each thread; while positive, float values are not rounded. */
+  private static final ThreadLocal<int[]> UNROUNDED = ThreadLocal.withInitial(() -> new int[1]);
+
   private final DType dtype;
   private final long[] shape;
   private final double[] data;
@@ -152,10 +155,31 @@ public final class Tensor {
     return new Tensor(to, shape, data.clone()).roundedToDType();
   }
 
-  /** Rounds every value to what the dtype can hold (float32 rounding, integer truncation, bool to 0/1). */
+  /**
+   * Runs {@code body} with float rounding off on the calling thread: inside it, {@link #roundedToDType()} leaves
+   * float32/float16/bfloat16 values in full float64 precision (integers and bools are still truncated). The
+   * evaluator uses this to evaluate float32 graphs in exact float64 arithmetic.
+   */
+  public static <T> T unrounded(java.util.function.Supplier<T> body) {
+    int[] depth = UNROUNDED.get();
+    depth[0]++;
+    try {
+      return body.get();
+    } finally {
+      depth[0]--;
+    }
+  }
+
+  /**
+   * Rounds every value to what the dtype can hold (float32 rounding, integer truncation, bool to 0/1); float
+   * rounding is skipped inside {@link #unrounded}.
+   */
   public Tensor roundedToDType() {
     switch (dtype) {
       case FLOAT32, FLOAT16, BFLOAT16 -> {
+        if (UNROUNDED.get()[0] > 0) {
+          return this;
+        }
         for (int i = 0; i < data.length; i++) {
           data[i] = (float) data[i];
         }
