@@ -27,6 +27,10 @@ import picocli.CommandLine.Option;
         InspectCommand.class,
         BenchCommand.class,
         ClasspathCommand.class,
+        TrainCommand.class,
+        EvalCommand.class,
+        PredictCommand.class,
+        CodegenCommand.class,
         HelpCommand.class,
     })
 public final class TwicingCli {

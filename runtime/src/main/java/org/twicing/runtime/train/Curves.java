@@ -137,6 +137,7 @@ public final class Curves {
     double[] xTicks = ticks(0, maxStep, 8);
     double xMax = Math.max(maxStep, xTicks[xTicks.length - 1]);
     g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
+    g.setStroke(new BasicStroke(1f));
     FontMetrics fm = g.getFontMetrics();
     // grid and tick labels
     for (double y : yTicks) {
@@ -202,14 +203,18 @@ public final class Curves {
     g.draw(path);
   }
 
-  /** An exponential moving average of the loss, to show the trend under the per-step noise. */
+  /** A centred moving average of the loss (window about 1/25 of the run), to show the trend under the noise. */
   private static List<Point> smooth(List<Point> pts) {
     List<Point> out = new ArrayList<>(pts.size());
-    double alpha = Math.min(1.0, 20.0 / Math.max(20, pts.size()));
-    double ema = Double.NaN;
-    for (Point p : pts) {
-      ema = Double.isNaN(ema) ? p.value() : (1 - alpha) * ema + alpha * p.value();
-      out.add(new Point(p.step(), ema));
+    int half = Math.max(1, pts.size() / 50);
+    double[] prefix = new double[pts.size() + 1];
+    for (int i = 0; i < pts.size(); i++) {
+      prefix[i + 1] = prefix[i] + pts.get(i).value();
+    }
+    for (int i = 0; i < pts.size(); i++) {
+      int lo = Math.max(0, i - half);
+      int hi = Math.min(pts.size(), i + half + 1);
+      out.add(new Point(pts.get(i).step(), (prefix[hi] - prefix[lo]) / (hi - lo)));
     }
     return out;
   }
