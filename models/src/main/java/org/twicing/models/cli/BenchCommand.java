@@ -73,11 +73,14 @@ public final class BenchCommand {
     @Option(names = "--provider", defaultValue = "cpu", paramLabel = "P", description = "cpu, cuda or tensorrt.")
     String provider;
 
+    @Option(names = "--fallback", description = "Fall back to CPU (with a warning) if the provider is unavailable.")
+    boolean fallback;
+
     @Option(names = "--vocab", paramLabel = "N", description = "Vocabulary size (lm-paper).")
     Long vocab;
 
     SessionOptionsSpec session() {
-      return SessionOptionsSpec.builder().provider(provider).intraOpThreads(threads).build();
+      return SessionOptionsSpec.builder().provider(provider).fallback(fallback).intraOpThreads(threads).build();
     }
 
     TaskModel build(String attention) {

@@ -45,6 +45,10 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--provider", paramLabel = "cpu|cuda", defaultValue = "cpu", description = "Execution provider.")
   String provider;
 
+  @Option(names = "--fallback", description = "Fall back to the CPU provider (with a warning) when the requested "
+      + "one is not available, instead of failing.")
+  boolean fallback;
+
   @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "Intra-op threads (default 0: "
       + "one per available processor).")
   int threads;
@@ -52,7 +56,7 @@ public final class EvalCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     PrintWriter w = spec.commandLine().getOut();
-    SessionOptionsSpec options = SessionOptionsSpec.builder().provider(provider)
+    SessionOptionsSpec options = SessionOptionsSpec.builder().provider(provider).fallback(fallback)
         .intraOpThreads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors()).build();
     try (TrainedRun r = TrainedRun.open(run, options)) {
       RunSettings s = r.settings();

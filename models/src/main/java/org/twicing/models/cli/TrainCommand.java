@@ -113,6 +113,10 @@ public final class TrainCommand implements Callable<Integer> {
       + "execution provider (default cpu).")
   String provider;
 
+  @Option(names = "--fallback", description = "Fall back to the CPU provider (with a warning) when the requested "
+      + "one is not available, instead of failing.")
+  boolean fallback;
+
   @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "Intra-op threads (default 0: one "
       + "per available processor).")
   int threads;
@@ -209,7 +213,8 @@ public final class TrainCommand implements Callable<Integer> {
     long ck = checkpointEvery != null ? checkpointEvery : ev;
     Evaluation evaluation = td.evaluation(m, td.isImages() ? evalBatch : Math.min(evalBatch, 32));
     int intraOp = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
-    SessionOptionsSpec options = SessionOptionsSpec.builder().provider(provider).intraOpThreads(intraOp).build();
+    SessionOptionsSpec options = SessionOptionsSpec.builder().provider(provider).fallback(fallback)
+        .intraOpThreads(intraOp).build();
     TrainerConfig.Builder cfg = TrainerConfig.builder(m).spec(settings.spec()).schedule(settings.lrSchedule())
         .steps(total).seed(s).runDir(runDir).sessionOptions(options).evaluator(evaluation).evalEvery(ev)
         .checkpointEvery(ck).metadata(settings.toMetadata()).out(w)
