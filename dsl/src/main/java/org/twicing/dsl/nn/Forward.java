@@ -15,6 +15,7 @@ public final class Forward {
   private final boolean training;
   private final long dropoutSeed;
   private long dropoutCount;
+  private final java.util.LinkedHashMap<String, Value> taps = new java.util.LinkedHashMap<>();
 
   /** A context building into {@code graph} with the given weights. */
   public Forward(GraphBuilder graph, StateDict weights, boolean training, long dropoutSeed) {
@@ -57,6 +58,20 @@ public final class Forward {
       return x;
     }
     return org.twicing.dsl.ops.Ops.dropout(x, ratio, dropoutSeed + 1000003L * (dropoutCount++)).get(0);
+  }
+
+  /**
+   * Records an intermediate value under {@code name} (models tap each block's output) so analyses such as
+   * oversmoothing can expose it as a graph output; returns {@code v} unchanged.
+   */
+  public Value tap(String name, Value v) {
+    taps.put(name, v);
+    return v;
+  }
+
+  /** The values recorded by {@link #tap}, in order. */
+  public java.util.Map<String, Value> taps() {
+    return java.util.Collections.unmodifiableMap(taps);
   }
 
   /** Opens a naming scope for a module's nodes. */

@@ -111,7 +111,7 @@ public final class Gpt extends TaskModel {
       x = f.dropout(add(x, pos), cfg.dropout());
     }
     for (Block b : h) {
-      x = b.forward(f, x, null);
+      x = f.tap(b.path(), b.forward(f, x, null));
     }
     if (lnF != null) {
       x = lnF.forward(f, x);

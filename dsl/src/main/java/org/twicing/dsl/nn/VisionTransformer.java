@@ -101,7 +101,7 @@ public final class VisionTransformer extends TaskModel {
       x = f.dropout(x, cfg.dropout());
     }
     for (Block b : blocks) {
-      x = b.forward(f, x, null);
+      x = f.tap(b.path(), b.forward(f, x, null));
     }
     Value clsToken;
     try (var s = f.scope(this)) {
