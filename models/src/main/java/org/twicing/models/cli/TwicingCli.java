@@ -29,6 +29,7 @@ import picocli.CommandLine.Option;
         ClasspathCommand.class,
         TrainCommand.class,
         EvalCommand.class,
+        AnalyzeCommand.class,
         PredictCommand.class,
         CodegenCommand.class,
         HelpCommand.class,
