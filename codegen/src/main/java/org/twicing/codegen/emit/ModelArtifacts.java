@@ -20,7 +20,9 @@ import org.twicing.dsl.types.Tensor;
 
 /**
  * The files {@code twicing emit} writes for a model: {@code model.onnx} (inference, with the training step in its
- * {@code training_info}), {@code grads.onnx} and {@code train_step.onnx}.
+ * {@code training_info}), {@code grads.onnx} and {@code train_step.onnx}, and for language models ({@code Gpt})
+ * {@code decode.onnx} (incremental decoding with a key/value cache, see {@code DecodeGraph}) when every layer is
+ * softmax or twicing attention.
  */
 public final class ModelArtifacts {
   /** File name of the inference model. */
@@ -29,6 +31,8 @@ public final class ModelArtifacts {
   public static final String GRADS = "grads.onnx";
   /** File name of the training-step graph. */
   public static final String TRAIN_STEP = "train_step.onnx";
+  /** File name of the incremental decoding graph (language models only). */
+  public static final String DECODE = "decode.onnx";
 
   private ModelArtifacts() { }
 
@@ -90,5 +94,9 @@ public final class ModelArtifacts {
     ModelWriter.write(OnnxEmitter.emit(grads, asInputs), dir.resolve(GRADS));
     ModelWriter.write(OnnxEmitter.emit(step, asInputs), dir.resolve(TRAIN_STEP));
     ModelWriter.write(inferenceModel(model, weights, step, options), dir.resolve(MODEL), externalThreshold);
+    if (model instanceof org.twicing.dsl.nn.Gpt gpt && gpt.supportsCachedDecoding()) {
+      ModelWriter.write(OnnxEmitter.emit(org.twicing.codegen.graphs.DecodeGraph.build(gpt, weights), options),
+          dir.resolve(DECODE), externalThreshold);
+    }
   }
 }

@@ -87,4 +87,66 @@ public final class Attention extends Module {
     Value t = dimOf(x, 1);
     return sliceTo(full, concat(0, t, t), 0, 1);
   }
+
+  /**
+   * Per-layer key/value cache of incremental decoding, each [B, H, P, d_head]. {@code twice} holds
+   * {@code u_j = 2 v_j − (A V)_j} for every cached position j and is used (and required) only by twicing layers;
+   * it is null for softmax layers.
+   */
+  public record Cache(Value key, Value value, Value twice) { }
+
+  /** The result of {@link #decode}: the layer output [B, S, D] and the cache extended to P + S positions. */
+  public record Step(Value out, Cache present) { }
+
+  /**
+   * Incremental (cached) causal attention for S new positions after P cached ones. {@code x} is [B, S, D];
+   * {@code positions} is the rank-1 int64 [S] of absolute positions P..P+S-1 of the new queries; the new query at
+   * position p attends the keys at positions at most p. Softmax layers give {@code A_new V_all}; twicing layers give
+   * {@code A_new U_all} with {@code U_all = concat(past.twice, 2 v_new − A_new V_all)}, which equals the rows of
+   * {@code (2A − A²) V} for the new positions exactly, since {@code (A V)_j} depends only on keys up to j. Other
+   * attention kinds are not supported. No dropout (inference only).
+   */
+  public Step decode(Forward f, Value x, Cache past, Value positions) {
+    boolean twicing = kind == AttentionKind.TWICING || kind.name().equals(AttentionKind.TWICING.name());
+    boolean softmax = kind == AttentionKind.SOFTMAX || kind.name().equals(AttentionKind.SOFTMAX.name());
+    if (!twicing && !softmax) {
+      throw new UnsupportedOperationException("cached decoding supports softmax and twicing attention, not '"
+          + kind.name() + "' (layer " + path() + ")");
+    }
+    if (!causal) {
+      throw new UnsupportedOperationException("cached decoding needs causal attention (layer " + path() + ")");
+    }
+    if (twicing && past.twice() == null) {
+      throw new IllegalArgumentException("twicing layer " + path() + " needs a past.twice cache");
+    }
+    long dh = dim / heads;
+    Value fused = qkv.forward(f, x);
+    Value out;
+    Cache present;
+    try (var s = f.scope(this)) {
+      var parts = split(fused, -1, dim, dim, dim);
+      Value q = heads(parts.get(0), dh);
+      Value kAll = concat(2, past.key(), heads(parts.get(1), dh));
+      Value vNew = heads(parts.get(2), dh);
+      Value vAll = concat(2, past.value(), vNew);
+      Value scores = mul(matmul(q, swapLast(kAll)), scalarLike(q, 1.0 / Math.sqrt(dh)));
+      Value keyPos = range(constantLike(positions, Tensor.scalar(DType.INT64, 0)), squeeze(dimOf(kAll, 2), 0),
+          constantLike(positions, Tensor.scalar(DType.INT64, 1)));
+      Value future = greater(unsqueeze(keyPos, 0), unsqueeze(positions, 1));
+      scores = where(future, scalarLike(scores, Double.NEGATIVE_INFINITY), scores);
+      Value a = softmax(scores, -1);
+      Value av = matmul(a, vAll);
+      Value mixed;
+      if (twicing) {
+        Value uAll = concat(2, past.twice(), sub(add(vNew, vNew), av));
+        mixed = matmul(a, uAll);
+        present = new Cache(kAll, vAll, uAll);
+      } else {
+        mixed = av;
+        present = new Cache(kAll, vAll, null);
+      }
+      out = reshape(transpose(mixed, 0, 2, 1, 3), 0, 0, dim);
+    }
+    return new Step(proj.forward(f, out), present);
+  }
 }

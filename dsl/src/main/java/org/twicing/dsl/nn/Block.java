@@ -45,4 +45,19 @@ public final class Block extends Module {
     Value h = norm1.forward(f, add(x, attn.forward(f, x, keyPadding)));
     return norm2.forward(f, add(h, mlp.forward(f, h)));
   }
+
+  /**
+   * One incremental decoding step of the block on the S new positions [B, S, D] given the layer's cache (see
+   * {@link Attention#decode}); returns the block output and the extended cache.
+   */
+  public Attention.Step decode(Forward f, Value x, Attention.Cache past, Value positions) {
+    if (preNorm) {
+      Attention.Step a = attn.decode(f, norm1.forward(f, x), past, positions);
+      Value h = add(x, a.out());
+      return new Attention.Step(add(h, mlp.forward(f, norm2.forward(f, h))), a.present());
+    }
+    Attention.Step a = attn.decode(f, x, past, positions);
+    Value h = norm1.forward(f, add(x, a.out()));
+    return new Attention.Step(norm2.forward(f, add(h, mlp.forward(f, h))), a.present());
+  }
 }

@@ -121,6 +121,59 @@ public final class Gpt extends TaskModel {
     }
   }
 
+  /** The logits [B, S, vocab] of one incremental decoding step and every layer's extended cache. */
+  public record Decoded(Value logits, List<Attention.Cache> present) { }
+
+  /** Whether layer {@code layer} keeps a {@code twice} cache ({@code 2v − AV}) for cached decoding. */
+  public boolean cachesTwice(int layer) {
+    AttentionKind k = cfg.attention().get(layer);
+    return k == AttentionKind.TWICING || k.name().equals(AttentionKind.TWICING.name());
+  }
+
+  /** Whether every layer's attention kind has an exact cached decoding (softmax or twicing). */
+  public boolean supportsCachedDecoding() {
+    return cfg.attention().stream().allMatch(k -> k == AttentionKind.SOFTMAX || k == AttentionKind.TWICING
+        || k.name().equals(AttentionKind.SOFTMAX.name()) || k.name().equals(AttentionKind.TWICING.name()));
+  }
+
+  /**
+   * Incremental decoding: the logits of the S new {@code tokens} [B, S] at absolute positions P..P+S-1, where P is
+   * the length of the caches in {@code past} (one per layer, [B, H, P, d_head]; P may be 0). The result equals the
+   * rows P..P+S-1 of {@link #logits} on the whole sequence; for twicing layers exactly so because their cache holds
+   * {@code 2v_j − (A V)_j}. Inference only (no dropout).
+   */
+  public Decoded decode(Forward f, Value tokens, List<Attention.Cache> past) {
+    if (past.size() != h.size()) {
+      throw new IllegalArgumentException("decode: " + past.size() + " caches given for depth " + h.size());
+    }
+    Value x = wte.forward(f, tokens);
+    Value positions;
+    try (var s = f.scope(this)) {
+      if (cfg.embedScale()) {
+        x = mul(x, scalarLike(x, Math.sqrt(cfg.dim())));
+      }
+      Value zero = constantLike(tokens, Tensor.scalar(DType.INT64, 0));
+      Value one = constantLike(tokens, Tensor.scalar(DType.INT64, 1));
+      Value p = squeeze(dimOf(past.get(0).key(), 2), 0);
+      positions = add(range(zero, squeeze(dimOf(tokens, 1), 0), one), p);
+      Value pos = wpe != null ? wpe.forward(f, positions)
+          : gather(constantLike(x, sinusoids(cfg.context(), cfg.dim())), positions, 0);
+      x = add(x, pos);
+    }
+    List<Attention.Cache> present = new ArrayList<>();
+    for (int i = 0; i < h.size(); i++) {
+      Attention.Step step = h.get(i).decode(f, x, past.get(i), positions);
+      x = step.out();
+      present.add(step.present());
+    }
+    if (lnF != null) {
+      x = lnF.forward(f, x);
+    }
+    try (var s = f.scope(this)) {
+      return new Decoded(matmul(x, transpose(wte.weight(f), 1, 0)), present);
+    }
+  }
+
   /** Sinusoidal positions [context, dim] as Transformer-XL lays them out: sin in the first half, cos in the second. */
   public static Tensor sinusoids(long context, long dim) {
     long half = dim / 2;

@@ -21,9 +21,10 @@ import picocli.CommandLine.Spec;
     name = "emit",
     mixinStandardHelpOptions = true,
     versionProvider = TwicingVersion.class,
-    description = {"Compile a model preset to ONNX: model.onnx, grads.onnx and train_step.onnx.", "",
+    description = {"Compile a model preset to ONNX: model.onnx, grads.onnx, train_step.onnx (and decode.onnx).", "",
         "model.onnx maps the input (pixels or tokens) to logits and carries the training step in its ONNX "
-        + "training_info; grads.onnx gives the loss and every gradient; train_step.onnx is one optimizer step. "
+        + "training_info; grads.onnx gives the loss and every gradient; train_step.onnx is one optimizer step; "
+        + "language models also get decode.onnx, incremental decoding with exact twicing caches. "
         + "The README documents each file's inputs and outputs."})
 public final class EmitCommand implements Callable<Integer> {
   @Spec
@@ -71,7 +72,11 @@ public final class EmitCommand implements Callable<Integer> {
       pw.printf("%s: %,d parameters, attention %s%n", model.name(), model.parameterCount(),
           model.attentionKinds().stream().map(k -> k.name()).toList());
       for (String f : inferenceOnly ? new String[] {ModelArtifacts.MODEL}
-          : new String[] {ModelArtifacts.MODEL, ModelArtifacts.GRADS, ModelArtifacts.TRAIN_STEP}) {
+          : new String[] {ModelArtifacts.MODEL, ModelArtifacts.GRADS, ModelArtifacts.TRAIN_STEP,
+              ModelArtifacts.DECODE}) {
+        if (!java.nio.file.Files.exists(out.resolve(f))) {
+          continue;
+        }
         ModelSummary s = ModelSummary.read(out.resolve(f));
         pw.printf("wrote %s (%d nodes, inputs %s, outputs %s)%n", out.resolve(f),
             s.opHistogram().values().stream().mapToInt(Integer::intValue).sum(), s.inputs().size(),
