@@ -33,7 +33,7 @@ public final class Ops {
         Elementwise.GREATER, Elementwise.WHERE, Linalg.MATMUL, Linalg.GEMM, Linalg.CONV, Shaping.TRANSPOSE,
         Shaping.RESHAPE, Shaping.FLATTEN, Shaping.CONCAT, Shaping.SPLIT, Shaping.SLICE, Shaping.GATHER,
         Shaping.UNSQUEEZE, Shaping.SQUEEZE, Shaping.EXPAND, Shaping.CAST, Shaping.SHAPE, Shaping.RANGE,
-        Shaping.CONSTANT, Shaping.CONSTANT_OF_SHAPE, Shaping.TRILU, Shaping.ONE_HOT, Reductions.REDUCE_SUM,
+        Shaping.CONSTANT, Shaping.CONSTANT_OF_SHAPE, Shaping.TRILU, Shaping.ONE_HOT, Shaping.PAD, Reductions.REDUCE_SUM,
         Reductions.REDUCE_MEAN, Reductions.REDUCE_MAX, Reductions.SOFTMAX, Reductions.LOG_SOFTMAX,
         Nn.LAYER_NORM, Nn.DROPOUT);
   }
@@ -264,6 +264,11 @@ public final class Ops {
   /** Slices {@code [0, ends[i])} along {@code axes[i]}, where {@code ends} is a run-time rank-1 int64 value. */
   public static Value sliceTo(Value x, Value ends, long... axes) {
     return op(Shaping.SLICE, Attributes.none(), x, ints(x, new long[axes.length]), ends, ints(x, axes));
+  }
+
+  /** Zero-pads (negative pads crop) with pads [begin per axis..., end per axis...]. */
+  public static Value pad(Value x, long... pads) {
+    return op(Shaping.PAD, Attributes.none(), x, ints(x, pads));
   }
 
   /** Gathers entries of {@code x} along {@code axis}. */

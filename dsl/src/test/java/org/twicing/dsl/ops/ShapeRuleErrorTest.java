@@ -165,6 +165,10 @@ class ShapeRuleErrorTest {
         Tensor.full(DType.FLOAT32, 1, 1)), "'dims'", "[2]", "int64"));
     w.add(wrong("ConstantOfShape", "shape unknown at build time", g -> Ops.constantOfShape(
         in(g, "dims", DType.INT64, 2), Tensor.full(DType.FLOAT32, 1, 1)), "'dims'", "[2]", "known"));
+    w.add(wrong("Pad", "pads of the wrong length", g -> Ops.pad(f32(g, "x", 2, 3), 1, 1), "'x'", "[2, 3]",
+        "2 x rank = 4"));
+    w.add(wrong("Pad", "padding a symbolic axis", g -> Ops.pad(f32(g, "x", "batch", 3), 1, 0, 0, 0), "'x'",
+        "[batch, 3]", "symbolic axis 0"));
     w.add(wrong("Trilu", "rank-1 input", g -> Ops.trilu(f32(g, "x", 5), true, null), "'x'", "[5]", "rank >= 2"));
     w.add(wrong("Trilu", "rank-1 k", g -> Ops.trilu(f32(g, "x", 5, 5), true, in(g, "k", DType.INT64, 1)), "'x'",
         "[5, 5]", "'k'", "[1]"));

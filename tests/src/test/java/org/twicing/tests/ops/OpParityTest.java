@@ -490,6 +490,9 @@ class OpParityTest {
     add(cs, "ConstantOfShape", "bool fill", c -> c.out("y",
         Ops.constantOfShape(Ops.shapeOf(c.in("x", "batch", 2)), Tensor.full(DType.BOOL, 1, 1))));
 
+    add(cs, "Pad", "begin and end on fixed axes, batch kept", c -> c.out("y", Ops.pad(c.in("x", "batch", 3, 4),
+        0, 1, 2, 0, 3, 0)));
+    add(cs, "Pad", "negative pads crop", c -> c.out("y", Ops.pad(c.in("x", 5, 6), -1, 2, 1, -3)));
     add(cs, "Trilu", "upper k=1", c -> c.out("y", Ops.trilu(c.in("x", "batch", 4, 5), true,
         c.constant(Tensor.scalar(DType.INT64, 1)))));
     add(cs, "Trilu", "lower k=-1", c -> c.out("y", Ops.trilu(c.in("x", "batch", 4, 5), false,
