@@ -18,18 +18,7 @@ public final class TextGenerator {
   /** {@code count} new bytes after {@code prompt} (which must not be empty). */
   public static byte[] generate(InferenceRunner model, int context, byte[] prompt, int count, double temperature,
       int topK, long seed) {
-    if (prompt.length == 0) {
-      throw new IllegalArgumentException("the prompt is empty; give at least one character with --prompt");
-    }
-    if (count < 0) {
-      throw new IllegalArgumentException("--tokens must be >= 0, got " + count);
-    }
-    if (temperature < 0 || !Double.isFinite(temperature)) {
-      throw new IllegalArgumentException("--temperature must be >= 0, got " + temperature);
-    }
-    if (topK < 0) {
-      throw new IllegalArgumentException("--top-k must be >= 0 (0: all), got " + topK);
-    }
+    validate(prompt, count, temperature, topK);
     Random rng = new Random(seed);
     ByteArrayOutputStream all = new ByteArrayOutputStream();
     all.writeBytes(prompt);
@@ -51,6 +40,22 @@ public final class TextGenerator {
       generated.write(next);
     }
     return generated.toByteArray();
+  }
+
+  /** Checks generation arguments, naming the option at fault. */
+  static void validate(byte[] prompt, int count, double temperature, int topK) {
+    if (prompt.length == 0) {
+      throw new IllegalArgumentException("the prompt is empty; give at least one character with --prompt");
+    }
+    if (count < 0) {
+      throw new IllegalArgumentException("--tokens must be >= 0, got " + count);
+    }
+    if (temperature < 0 || !Double.isFinite(temperature)) {
+      throw new IllegalArgumentException("--temperature must be >= 0, got " + temperature);
+    }
+    if (topK < 0) {
+      throw new IllegalArgumentException("--top-k must be >= 0 (0: all), got " + topK);
+    }
   }
 
   static int sample(float[] logits, double temperature, int topK, Random rng) {

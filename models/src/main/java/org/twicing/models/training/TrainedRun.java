@@ -28,8 +28,11 @@ public final class TrainedRun implements AutoCloseable {
   private final ModelSession session;
   private final InferenceRunner runner;
   private final long step;
+  private final StateDict weights;
 
-  private TrainedRun(Path source, RunSettings settings, TaskModel model, ModelSession session, long step) {
+  private TrainedRun(Path source, RunSettings settings, TaskModel model, ModelSession session, long step,
+      StateDict weights) {
+    this.weights = weights;
     this.source = source;
     this.settings = settings;
     this.model = model;
@@ -72,7 +75,7 @@ public final class TrainedRun implements AutoCloseable {
     StateDict weights = c.parameters(model);
     byte[] bytes = ModelArtifacts.inferenceModel(model, weights, null, EmitOptions.defaults()).toByteArray();
     ModelSession session = ModelSession.open(bytes, options);
-    return new TrainedRun(file, settings, model, session, c.step());
+    return new TrainedRun(file, settings, model, session, c.step(), weights);
   }
 
   private static TrainedRun fromModel(Path file, SessionOptionsSpec options) {
@@ -96,7 +99,7 @@ public final class TrainedRun implements AutoCloseable {
             + model.name() + "', found " + session.inputs().keySet());
       }
       long step = Long.parseLong(meta.getOrDefault("twicing.step", "0"));
-      return new TrainedRun(file, settings, model, session, step);
+      return new TrainedRun(file, settings, model, session, step, null);
     } catch (RuntimeException e) {
       session.close();
       throw e;
@@ -121,6 +124,11 @@ public final class TrainedRun implements AutoCloseable {
   /** Runs the inference graph. */
   public InferenceRunner runner() {
     return runner;
+  }
+
+  /** The weights when the run was opened from its checkpoint (null when only model.onnx was there). */
+  public StateDict weights() {
+    return weights;
   }
 
   /** Training steps behind these weights. */
