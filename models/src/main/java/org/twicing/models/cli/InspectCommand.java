@@ -27,6 +27,63 @@ public final class InspectCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "FILE.onnx", description = "The ONNX model file to inspect.")
   Path file;
 
+  @picocli.CommandLine.Option(names = "--tensorrt", description = "Also check the model is fit for TensorRT's ONNX "
+      + "parser and print an optimization profile as trtexec flags; exit 1 when it is not fit.")
+  boolean tensorrt;
+
+  @picocli.CommandLine.Option(names = "--range", paramLabel = "DIM=MIN,OPT,MAX", description = "Profile range of a "
+      + "symbolic dimension (defaults: batch=1,8,64; T and S up to the model's context; past=0,C/2,C-1).")
+  java.util.Map<String, String> ranges = new java.util.LinkedHashMap<>();
+
+  /** Prints TensorRT findings and the profile; 1 when the model is not fit. */
+  private int tensorRt(ModelSummary summary) {
+    var out = spec.commandLine().getOut();
+    org.twicing.codegen.onnx.OnnxProtos.ModelProto model;
+    try {
+      model = ModelSummary.readModel(file);
+    } catch (IOException e) {
+      throw new CliException(CliException.describe(e), e);
+    }
+    var findings = org.twicing.codegen.tensorrt.TensorRtCheck.check(model);
+    long context = 128;
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"context\":(\\d+)")
+        .matcher(summary.metadata().getOrDefault("twicing.config", ""));
+    if (m.find()) {
+      context = Long.parseLong(m.group(1));
+    }
+    java.util.Map<String, long[]> r = new java.util.LinkedHashMap<>();
+    r.put("batch", new long[] {1, 8, 64});
+    r.put("T", new long[] {1, context, context});
+    r.put("S", new long[] {1, 1, context});
+    r.put("past", new long[] {0, context / 2, context - 1});
+    ranges.forEach((k, v) -> {
+      String[] p = v.split(",");
+      if (p.length != 3) {
+        throw new CliException("--range " + k + "=" + v + ": expected MIN,OPT,MAX", null, TwicingCli.EXIT_USAGE);
+      }
+      try {
+        r.put(k, new long[] {Long.parseLong(p[0].trim()), Long.parseLong(p[1].trim()), Long.parseLong(p[2].trim())});
+      } catch (NumberFormatException e) {
+        throw new CliException("--range " + k + "=" + v + ": expected integers MIN,OPT,MAX", e, TwicingCli.EXIT_USAGE);
+      }
+    });
+    out.println("tensorrt:");
+    if (findings.isEmpty()) {
+      out.println("  fit for TensorRT's ONNX parser (default domain, opset " + summary.opsets().getOrDefault("ai.onnx", 0L)
+          + ", constant axes and weights, no training-only ops)");
+    } else {
+      findings.forEach(f -> out.println("  NOT FIT: " + f));
+    }
+    try {
+      out.println("  trtexec --onnx=" + file + " " + org.twicing.codegen.tensorrt.TensorRtCheck.trtexecFlags(
+          org.twicing.codegen.tensorrt.TensorRtCheck.profile(model, r)));
+    } catch (IllegalArgumentException e) {
+      throw new CliException(file + ": " + e.getMessage() + " (use --range NAME=MIN,OPT,MAX)", e,
+          TwicingCli.EXIT_USAGE);
+    }
+    return findings.isEmpty() ? 0 : TwicingCli.EXIT_FAILURE;
+  }
+
   /** Prints the summary of {@link #file}; a missing or unreadable file becomes a {@link CliException}. */
   @Override
   public Integer call() {
@@ -42,7 +99,8 @@ public final class InspectCommand implements Callable<Integer> {
       throw new CliException(message, e);
     }
     spec.commandLine().getOut().print(summary.format());
+    int code = tensorrt ? tensorRt(summary) : 0;
     spec.commandLine().getOut().flush();
-    return 0;
+    return code;
   }
 }
