@@ -38,6 +38,7 @@ public final class Attention extends Module {
     this.maxLen = spec.maxLen();
     this.attnDropout = spec.attnDropout();
     this.projDropout = spec.projDropout();
+    spec.kind().headParameters().forEach((name, init) -> param(name, init, false, spec.heads(), 1, 1));
     this.qkv = child(spec.qkvName(), new Linear(dim, 3 * dim, spec.bias()));
     this.proj = child(spec.projName(), new Linear(dim, dim, spec.bias()));
   }
@@ -65,7 +66,9 @@ public final class Attention extends Module {
         scores = where(unsqueeze(keyPadding, 1, 2), scores, scalarLike(scores, Double.NEGATIVE_INFINITY));
       }
       Value a = f.dropout(softmax(scores, -1), attnDropout);
-      Value mixed = kind.mix(a, v);
+      java.util.Map<String, Value> headParams = new java.util.LinkedHashMap<>();
+      kind.headParameters().keySet().forEach(name -> headParams.put(name, f.param(p(name))));
+      Value mixed = headParams.isEmpty() ? kind.mix(a, v) : kind.mix(a, v, headParams);
       out = reshape(transpose(mixed, 0, 2, 1, 3), 0, 0, dim);
     }
     return f.dropout(proj.forward(f, out), projDropout);

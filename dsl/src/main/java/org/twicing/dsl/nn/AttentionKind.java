@@ -15,6 +15,19 @@ public interface AttentionKind {
   /** The head output for attention matrix {@code a} and values {@code v}. */
   Value mix(Value a, Value v);
 
+  /**
+   * Learnable per-head scalars this kind needs, by parameter name with their initialisers; the attention layer
+   * declares each as a [heads, 1, 1] parameter of its own. None by default.
+   */
+  default java.util.Map<String, Init> headParameters() {
+    return java.util.Map.of();
+  }
+
+  /** The head output when the kind has {@link #headParameters()}: {@code params} holds their graph values. */
+  default Value mix(Value a, Value v, java.util.Map<String, Value> params) {
+    return mix(a, v);
+  }
+
   /** Standard attention: {@code A V}. */
   AttentionKind SOFTMAX = new AttentionKind() {
     @Override
@@ -71,10 +84,40 @@ public interface AttentionKind {
     };
   }
 
-  /** Parses {@code softmax}, {@code twicing} or {@code twicingK} (higher order). */
+  /**
+   * Twicing with a learnable weight on the correction per head: {@code AV + λ·A(V − AV)}, λ a [heads, 1, 1]
+   * parameter {@code twicing_weight} starting at 1 (plain twicing); λ = 0 is softmax attention.
+   */
+  AttentionKind TWICING_LEARNED = new AttentionKind() {
+    @Override
+    public String name() {
+      return "twicing-learned";
+    }
+
+    @Override
+    public java.util.Map<String, Init> headParameters() {
+      return java.util.Map.of("twicing_weight", Init.ones());
+    }
+
+    @Override
+    public Value mix(Value a, Value v) {
+      throw new IllegalStateException("twicing-learned needs its twicing_weight parameter; use mix(a, v, params)");
+    }
+
+    @Override
+    public Value mix(Value a, Value v, java.util.Map<String, Value> params) {
+      Value av = matmul(a, v);
+      return add(av, mul(params.get("twicing_weight"), matmul(a, sub(v, av))));
+    }
+  };
+
+  /** Parses {@code softmax}, {@code twicing}, {@code twicing-learned} or {@code twicingK} (higher order). */
   static AttentionKind parse(String s) {
     if (s.equals("softmax")) {
       return SOFTMAX;
+    }
+    if (s.equals("twicing-learned")) {
+      return TWICING_LEARNED;
     }
     if (s.equals("twicing")) {
       return TWICING;
@@ -82,6 +125,7 @@ public interface AttentionKind {
     if (s.matches("twicing[0-9]+")) {
       return higherOrder(Integer.parseInt(s.substring(7)));
     }
-    throw new IllegalArgumentException("unknown attention kind '" + s + "' (expected softmax, twicing or twicingK)");
+    throw new IllegalArgumentException("unknown attention kind '" + s
+        + "' (expected softmax, twicing, twicing-learned or twicingK)");
   }
 }

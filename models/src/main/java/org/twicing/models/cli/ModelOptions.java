@@ -16,7 +16,7 @@ public final class ModelOptions {
   String model;
 
   @Option(names = "--attention", paramLabel = "KIND",
-      description = "softmax (every layer), twicing, or twicingK (higher order) in the twicing layers.")
+      description = "softmax (every layer), or twicing, twicing-learned or twicingK (higher order) in the twicing layers.")
   String attention;
 
   @Option(names = "--twicing-layers", paramLabel = "SPEC",
