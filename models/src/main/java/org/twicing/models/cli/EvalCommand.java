@@ -28,6 +28,9 @@ public final class EvalCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
+  @picocli.CommandLine.Mixin
+  ProviderOptions runOn;
+
   @Option(names = "--run", paramLabel = "RUN", required = true, description = "The run directory (or a checkpoint "
       + "or model file).")
   Path run;
@@ -42,22 +45,10 @@ public final class EvalCommand implements Callable<Integer> {
       + "(default 256 images or 32 text windows).")
   int batch;
 
-  @Option(names = "--provider", paramLabel = "cpu|cuda", defaultValue = "cpu", description = "Execution provider.")
-  String provider;
-
-  @Option(names = "--fallback", description = "Fall back to the CPU provider (with a warning) when the requested "
-      + "one is not available, instead of failing.")
-  boolean fallback;
-
-  @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "Intra-op threads (default 0: "
-      + "one per available processor).")
-  int threads;
-
   @Override
   public Integer call() {
     PrintWriter w = spec.commandLine().getOut();
-    SessionOptionsSpec options = SessionOptionsSpec.builder().provider(provider).fallback(fallback)
-        .intraOpThreads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors()).build();
+    SessionOptionsSpec options = runOn.spec();
     try (TrainedRun r = TrainedRun.open(run, options)) {
       RunSettings s = r.settings();
       String dataSpec = data != null ? data : s.data();

@@ -17,7 +17,6 @@ import org.twicing.models.training.TextGenerator;
 import org.twicing.dsl.nn.Gpt;
 import org.twicing.models.training.TrainedRun;
 import org.twicing.models.training.TrainingData;
-import org.twicing.runtime.SessionOptionsSpec;
 import org.twicing.runtime.Tensors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -38,6 +37,9 @@ import picocli.CommandLine.Spec;
 public final class PredictCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
+
+  @picocli.CommandLine.Mixin
+  ProviderOptions runOn;
 
   @Option(names = "--run", paramLabel = "RUN", required = true, description = "The run directory (or a checkpoint "
       + "or model file).")
@@ -72,13 +74,10 @@ public final class PredictCommand implements Callable<Integer> {
       + "decoding incrementally with key/value caches.")
   boolean noCache;
 
-  @Option(names = "--provider", paramLabel = "cpu|cuda", defaultValue = "cpu", description = "Execution provider.")
-  String provider;
-
   @Override
   public Integer call() {
     PrintWriter w = spec.commandLine().getOut();
-    try (TrainedRun r = TrainedRun.open(run, SessionOptionsSpec.builder().provider(provider).build())) {
+    try (TrainedRun r = TrainedRun.open(run, runOn.spec())) {
       if (r.model() instanceof VisionTransformer v) {
         if (image == null) {
           throw new CliException("run " + run + " holds an image classifier (" + r.settings().preset() + "): give "
@@ -95,7 +94,7 @@ public final class PredictCommand implements Callable<Integer> {
         if (!noCache && r.weights() != null && r.model() instanceof Gpt gpt && gpt.supportsCachedDecoding()) {
           // One prefill, then one cached step per byte (decode.onnx), instead of recomputing the window each time.
           try (CachedTextGenerator gen = new CachedTextGenerator(gpt, r.weights(),
-              SessionOptionsSpec.builder().provider(provider).build())) {
+              runOn.spec())) {
             out = gen.generate(promptBytes, tokens, temperature, topK, seed);
           }
         } else {

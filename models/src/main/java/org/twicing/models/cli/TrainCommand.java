@@ -48,6 +48,9 @@ public final class TrainCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
+  @picocli.CommandLine.Mixin
+  ProviderOptions runOn;
+
   @Option(names = "--model", paramLabel = "PRESET", description = "Model preset: vit-fmnist (default for images), "
       + "lm-tiny (default for text), vit-tiny, lm-paper.")
   String model;
@@ -108,18 +111,6 @@ public final class TrainCommand implements Callable<Integer> {
 
   @Option(names = "--seed", paramLabel = "N", description = "Seed of weights, shuffling and dropout (default 0).")
   Long seed;
-
-  @Option(names = "--provider", paramLabel = "cpu|cuda", defaultValue = "cpu", description = "ONNX Runtime "
-      + "execution provider (default cpu).")
-  String provider;
-
-  @Option(names = "--fallback", description = "Fall back to the CPU provider (with a warning) when the requested "
-      + "one is not available, instead of failing.")
-  boolean fallback;
-
-  @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "Intra-op threads (default 0: one "
-      + "per available processor).")
-  int threads;
 
   @Option(names = "--eval-every", paramLabel = "N", description = "Evaluate every N steps (default: a fifth of "
       + "the steps, at least 50; 0: only at the end). Periodic evaluations use the first 2000 test images (64 text "
@@ -212,9 +203,8 @@ public final class TrainCommand implements Callable<Integer> {
     long ev = evalEvery != null ? evalEvery : Math.max(50, (total + 4) / 5);
     long ck = checkpointEvery != null ? checkpointEvery : ev;
     Evaluation evaluation = td.evaluation(m, td.isImages() ? evalBatch : Math.min(evalBatch, 32));
-    int intraOp = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
-    SessionOptionsSpec options = SessionOptionsSpec.builder().provider(provider).fallback(fallback)
-        .intraOpThreads(intraOp).build();
+    int intraOp = runOn.threads();
+    SessionOptionsSpec options = runOn.spec();
     TrainerConfig.Builder cfg = TrainerConfig.builder(m).spec(settings.spec()).schedule(settings.lrSchedule())
         .steps(total).seed(s).runDir(runDir).sessionOptions(options).evaluator(evaluation).evalEvery(ev)
         .checkpointEvery(ck).metadata(settings.toMetadata()).out(w)
@@ -238,7 +228,7 @@ public final class TrainCommand implements Callable<Integer> {
     } else {
       w.printf(Locale.ROOT, "training: steps %d..%d of %d (%s), batch %d, %s, lr %s, on %s with %d threads; "
           + "run directory %s%n", resumedStep + 1, last, total, epochsText(total, source), b,
-          settings.spec().optimizer().describe(), settings.lrSchedule().encode(), provider, intraOp, runDir);
+          settings.spec().optimizer().describe(), settings.lrSchedule().encode(), runOn.provider(), intraOp, runDir);
     }
     w.flush();
     TrainResult r = new Trainer(cfg.build()).train(source);
