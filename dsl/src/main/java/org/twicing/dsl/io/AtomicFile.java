@@ -26,6 +26,16 @@ public final class AtomicFile {
     void writeTo(FileChannel out) throws IOException;
   }
 
+  /** Writes {@code target} atomically with exactly {@code bytes}. */
+  public static void write(Path target, byte[] bytes) throws IOException {
+    write(target, out -> {
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);
+      while (b.hasRemaining()) {
+        out.write(b);
+      }
+    });
+  }
+
   /** Writes {@code target} atomically with the bytes {@code content} produces. */
   public static void write(Path target, Content content) throws IOException {
     Path absolute = target.toAbsolutePath();

@@ -11,10 +11,18 @@ public final class Analysis {
 
   /**
    * What to measure: the first {@code examples} images in batches of {@code batch}; noise standard deviations;
-   * attacks (fgsm, pgd) at each epsilon; PGD steps and step size ({@code pgdAlpha} <= 0: epsilon / 4).
+   * attacks (fgsm, pgd) at each epsilon; PGD steps and step size ({@code pgdAlpha} <= 0: epsilon / 4). With
+   * {@code pixelSpace}, noise, epsilons and the PGD step are in [0, 1] pixel units and every perturbed image is
+   * clipped to the valid pixel range, as the paper's attacks are; otherwise they are in normalised units, unclipped.
    */
   public record Config(int examples, int batch, double[] noise, List<String> attacks, double[] epsilons,
-      int pgdSteps, double pgdAlpha, boolean oversmoothing, long seed) {
+      int pgdSteps, double pgdAlpha, boolean oversmoothing, long seed, boolean pixelSpace) {
+    /** Settings in normalised pixel units without clipping (the default of {@code twicing analyze}). */
+    public Config(int examples, int batch, double[] noise, List<String> attacks, double[] epsilons, int pgdSteps,
+        double pgdAlpha, boolean oversmoothing, long seed) {
+      this(examples, batch, noise, attacks, epsilons, pgdSteps, pgdAlpha, oversmoothing, seed, false);
+    }
+
     /** Checks the settings. */
     public Config {
       if (examples <= 0 || batch <= 0) {
@@ -49,10 +57,16 @@ public final class Analysis {
   /** One PGD run from {@code x}: steps signed-gradient ascents of size alpha, each projected to the eps-ball. */
   public static float[] pgd(AnalysisSession s, float[] x, long[] labels, long[] imageShape, double eps, double alpha,
       int steps) {
+    return pgd(s, x, labels, imageShape, eps, alpha, steps, Double.NEGATIVE_INFINITY, Double.POSITIVE_INFINITY);
+  }
+
+  /** PGD as above, each iterate also clipped to [lo, hi] (the valid pixel range in model units). */
+  public static float[] pgd(AnalysisSession s, float[] x, long[] labels, long[] imageShape, double eps, double alpha,
+      int steps, double lo, double hi) {
     float[] adv = x.clone();
     for (int k = 0; k < steps; k++) {
       float[] g = s.run(adv, labels, imageShape, true, false).grad();
-      adv = AttackMath.project(AttackMath.signStep(adv, g, alpha), x, eps);
+      adv = AttackMath.clip(AttackMath.project(AttackMath.signStep(adv, g, alpha), x, eps), lo, hi);
     }
     return adv;
   }
@@ -71,6 +85,11 @@ public final class Analysis {
     List<String> blocks = s.blocks();
     double[] cosSums = new double[blocks.size()];
     Random rng = new Random(c.seed());
+    // In pixel space a radius r in [0, 1] pixel units is r / std in the model's normalised units, and the valid
+    // pixels [0, 1] are [-mean / std, (1 - mean) / std].
+    double unit = c.pixelSpace() ? 1 / test.std() : 1;
+    double lo = c.pixelSpace() ? -test.mean() / test.std() : Double.NEGATIVE_INFINITY;
+    double hi = c.pixelSpace() ? (1 - test.mean()) / test.std() : Double.POSITIVE_INFINITY;
     for (int start = 0; start < n; start += c.batch()) {
       int b = Math.min(c.batch(), n - start);
       float[] x = new float[b * per];
@@ -89,14 +108,14 @@ public final class Analysis {
         }
       }
       for (int j = 0; j < c.noise().length; j++) {
-        float[] xn = AttackMath.gaussianNoise(x, c.noise()[j], rng);
+        float[] xn = AttackMath.clip(AttackMath.gaussianNoise(x, c.noise()[j] * unit, rng), lo, hi);
         noisy[j] += AttackMath.correct(s.run(xn, labels, imageShape, false, false).logits(), p.classes(), labels);
       }
       for (int a = 0; a < kinds.size(); a++) {
         for (int e = 0; e < c.epsilons().length; e++) {
           double eps = c.epsilons()[e];
-          float[] adv = kinds.get(a).equals("fgsm") ? AttackMath.signStep(x, p.grad(), eps)
-              : pgd(s, x, labels, imageShape, eps, c.alphaFor(eps), c.pgdSteps());
+          float[] adv = kinds.get(a).equals("fgsm") ? AttackMath.clip(AttackMath.signStep(x, p.grad(), eps * unit),
+              lo, hi) : pgd(s, x, labels, imageShape, eps * unit, c.alphaFor(eps) * unit, c.pgdSteps(), lo, hi);
           attacked[a][e] += AttackMath.correct(s.run(adv, labels, imageShape, false, false).logits(), p.classes(),
               labels);
         }

@@ -66,4 +66,16 @@ public final class AttackMath {
     }
     return n;
   }
+
+  /** {@code x} with every element clamped to [lo, hi] (a copy; infinite bounds leave it unchanged). */
+  public static float[] clip(float[] x, double lo, double hi) {
+    if (lo == Double.NEGATIVE_INFINITY && hi == Double.POSITIVE_INFINITY) {
+      return x;
+    }
+    float[] out = new float[x.length];
+    for (int i = 0; i < x.length; i++) {
+      out[i] = (float) Math.min(hi, Math.max(lo, x[i]));
+    }
+    return out;
+  }
 }

@@ -32,7 +32,7 @@ import picocli.CommandLine.Spec;
     sortOptions = false,
     description = {"Analyse a trained image (ViT) run on the first N Fashion-MNIST test images: clean accuracy, "
         + "accuracy under Gaussian noise and FGSM/PGD attacks (L-infinity, in normalised pixel space, no clipping "
-        + "to the pixel range), and with --oversmoothing the mean off-diagonal cosine similarity of the token "
+        + "to the pixel range; with --pixel-space in [0, 1] pixel units, clipped), and with --oversmoothing the mean off-diagonal cosine similarity of the token "
         + "vectors output by each block.", "", "Needs RUN/checkpoint.safetensors. Also writes RUN/analysis.json."})
 public final class AnalyzeCommand implements Callable<Integer> {
   @Spec
@@ -70,6 +70,10 @@ public final class AnalyzeCommand implements Callable<Integer> {
       + "epsilon/4).")
   double pgdAlpha;
 
+  @Option(names = "--pixel-space", description = "Give --noise, --epsilon and --pgd-alpha in [0, 1] pixel units "
+      + "(e.g. 0.0157 for 4/255) and clip every perturbed image to the valid pixel range, as the paper does.")
+  boolean pixelSpace;
+
   @Option(names = "--oversmoothing", description = "Also report token cosine similarity by depth.")
   boolean oversmoothing;
 
@@ -88,7 +92,7 @@ public final class AnalyzeCommand implements Callable<Integer> {
     try {
       Analysis.Config config = new Analysis.Config(examples, batch, noise,
           attacks.stream().map(a -> a.trim().toLowerCase(java.util.Locale.ROOT)).toList(), epsilons, pgdSteps,
-          pgdAlpha, oversmoothing, seed);
+          pgdAlpha, oversmoothing, seed, pixelSpace);
       if (!Files.isDirectory(run)) {
         throw new CliException(run + ": run directory does not exist");
       }
@@ -125,6 +129,7 @@ public final class AnalyzeCommand implements Callable<Integer> {
       header.put("preset", AnalysisReport.quote(s.preset()));
       header.put("attention", AnalysisReport.quote(String.valueOf(model.attentionKinds())));
       header.put("step", Long.toString(step));
+      header.put("units", AnalysisReport.quote(pixelSpace ? "pixel, clipped to [0, 1]" : "normalised, unclipped"));
       header.put("data", AnalysisReport.quote(td.describe()));
       Path out = run.resolve(AnalysisReport.FILE_NAME);
       AnalysisReport.writeAtomically(out, report.toJson(header));

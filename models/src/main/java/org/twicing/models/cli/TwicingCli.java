@@ -32,6 +32,7 @@ import picocli.CommandLine.Option;
         AnalyzeCommand.class,
         PredictCommand.class,
         CodegenCommand.class,
+        StudyCommand.class,
         HelpCommand.class,
     })
 public final class TwicingCli {

@@ -25,6 +25,10 @@ import java.util.stream.Stream;
  * them. The last fraction of the bytes (10% by default) is the validation split. Batches are random windows of
  * context + 1 bytes, giving tokens [B, T] and next-token labels [B, T]; the windows of step {@code s} depend only
  * on (seed, s), so training resumes exactly from a saved step.
+ *
+ * <p>A directory holding {@code train.txt} and {@code valid.txt} (WikiText's convention; a {@code test.txt} beside
+ * them is ignored here) is a corpus split in advance: its two files are the two splits, whatever the fraction, so a
+ * split made by document never cuts a document in two. {@link #heldOut} reads such a directory's test split.
  */
 public final class TextData {
   /** The prefix of a text data spec. */
@@ -73,6 +77,16 @@ public final class TextData {
     }
     String source = SCHEME + path;
     byte[] text;
+    if (isSplitDirectory(path)) {
+      byte[] train = readFile(path.resolve(TRAIN_FILE));
+      byte[] valid = readFile(path.resolve(VALID_FILE));
+      if (train.length == 0) {
+        throw new IOException(path.resolve(TRAIN_FILE) + ": the training split is empty");
+      }
+      byte[] all = Arrays.copyOf(train, train.length + valid.length);
+      System.arraycopy(valid, 0, all, train.length, valid.length);
+      return new TextData(source, all, train.length);
+    }
     if (Files.isDirectory(path)) {
       text = readDirectory(path, source);
     } else if (Files.isRegularFile(path)) {
@@ -86,6 +100,32 @@ public final class TextData {
     }
     long validation = (long) Math.floor(text.length * validationFraction);
     return new TextData(source, text, (int) (text.length - validation));
+  }
+
+  /** The training split's file in a split directory. */
+  public static final String TRAIN_FILE = "train.txt";
+  /** The validation split's file in a split directory. */
+  public static final String VALID_FILE = "valid.txt";
+  /** The test split's file in a split directory (read only by {@link #heldOut}). */
+  public static final String TEST_FILE = "test.txt";
+
+  /** Whether {@code path} is a directory split in advance (it holds train.txt and valid.txt). */
+  public static boolean isSplitDirectory(Path path) {
+    return Files.isDirectory(path) && Files.isRegularFile(path.resolve(TRAIN_FILE))
+        && Files.isRegularFile(path.resolve(VALID_FILE));
+  }
+
+  /**
+   * The held-out test split of a split directory as a text whose validation split is all of {@code test.txt}, so
+   * an evaluation of its validation split measures the test set; fails naming the directory when it has none.
+   */
+  public static TextData heldOut(Path splitDirectory) throws IOException {
+    Path test = splitDirectory.resolve(TEST_FILE);
+    if (!isSplitDirectory(splitDirectory) || !Files.isRegularFile(test)) {
+      throw new NoSuchFileException(test.toString(), null, "expected a split directory with " + TRAIN_FILE + ", "
+          + VALID_FILE + " and " + TEST_FILE);
+    }
+    return new TextData(SCHEME + test, readFile(test), 0);
   }
 
   private static byte[] readDirectory(Path dir, String source) throws IOException {
