@@ -33,6 +33,8 @@ import picocli.CommandLine.Option;
         PredictCommand.class,
         CodegenCommand.class,
         StudyCommand.class,
+        ExportWebCommand.class,
+        ServeWebCommand.class,
         HelpCommand.class,
     })
 public final class TwicingCli {
