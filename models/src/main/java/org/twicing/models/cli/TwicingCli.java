@@ -35,6 +35,7 @@ import picocli.CommandLine.Option;
         StudyCommand.class,
         ExportWebCommand.class,
         ServeWebCommand.class,
+        DeviceCheckCommand.class,
         HelpCommand.class,
     })
 public final class TwicingCli {
