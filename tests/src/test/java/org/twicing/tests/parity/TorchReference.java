@@ -19,9 +19,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import org.junit.jupiter.api.Assumptions;
 import org.twicing.dsl.io.Safetensors;
 import org.twicing.dsl.types.Tensor;
+import org.twicing.tests.support.References;
 
 /**
  * The independent PyTorch reference ({@code src/test/python/torch_reference.py}, run with Debian's
@@ -50,7 +50,7 @@ public final class TorchReference {
       "sys.path.insert(0, sys.argv[1])",
       "try:",
       "    import numpy, torch",
-      "except BaseException as e:",
+      "except ImportError as e:",
       "    print('" + UNAVAILABLE + "%r' % (e,), flush=True)",
       "    sys.exit(3)",
       "import torch_reference",
@@ -91,8 +91,10 @@ public final class TorchReference {
   }
 
   /**
-   * The shared reference, started on first use. Skips the calling test (a JUnit assumption) only when
-   * {@value #PYTHON} is missing or cannot import torch; a missing script or a broken start fails the test.
+   * The shared reference, started on first use. Only when {@value #PYTHON} is missing or cannot import torch or
+   * numpy (an ImportError) does it skip the calling test, and under {@link References#required()} it fails it
+   * instead; a missing script, any other error while starting (for example in the reference script itself) or a
+   * job that does not answer within {@value #JOB_TIMEOUT_S} s fails the test.
    */
   public static synchronized TorchReference get() {
     Path script = SCRIPT_DIR.resolve("torch_reference.py");
@@ -110,13 +112,13 @@ public final class TorchReference {
         }
       }
     }
-    Assumptions.assumeTrue(instance != null, () -> "PyTorch reference unavailable: " + unavailableReason);
+    References.assume(instance != null, () -> "PyTorch reference unavailable: " + unavailableReason);
     return instance;
   }
 
   /**
-   * Starts the server; null (with {@link #unavailableReason} set) when torch or numpy cannot be imported. Any other
-   * start failure (e.g. an error in the reference script itself) is an IOException.
+   * Starts the server; null (with {@link #unavailableReason} set) only when importing torch or numpy raises
+   * ImportError. Any other start failure (e.g. an error in the reference script itself) is an IOException.
    */
   private static TorchReference start() throws IOException {
     ProcessBuilder pb = new ProcessBuilder(PYTHON, "-u", "-c", SERVER, SCRIPT_DIR.toAbsolutePath().toString());
