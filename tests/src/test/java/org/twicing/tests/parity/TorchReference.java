@@ -158,7 +158,16 @@ public final class TorchReference {
    */
   public Future<Map<String, Tensor>> submit(String configJson, Map<String, Tensor> weights,
       Map<String, Tensor> inputs, String mode, String... extraArgs) {
-    return worker.submit(() -> runNow(configJson, weights, inputs, mode, extraArgs));
+    return worker.submit(() -> runNow(configJson, weights, inputs, null, mode, extraArgs));
+  }
+
+  /**
+   * {@link #submit} for a config with dropout: the script applies {@code dropoutMasks} ("dropout.0", ... as 0/1
+   * tensors, in the order the model applies dropout) through {@code --dropout-masks}.
+   */
+  public Future<Map<String, Tensor>> submitWithDropoutMasks(String configJson, Map<String, Tensor> weights,
+      Map<String, Tensor> inputs, Map<String, Tensor> dropoutMasks, String mode, String... extraArgs) {
+    return worker.submit(() -> runNow(configJson, weights, inputs, dropoutMasks, mode, extraArgs));
   }
 
   /** {@link #submit} and wait. */
@@ -188,7 +197,7 @@ public final class TorchReference {
   }
 
   private Map<String, Tensor> runNow(String configJson, Map<String, Tensor> weights, Map<String, Tensor> inputs,
-      String mode, String... extraArgs) throws IOException {
+      Map<String, Tensor> dropoutMasks, String mode, String... extraArgs) throws IOException {
     Path dir = Files.createTempDirectory("twicing-torch-");
     try {
       Path cfg = dir.resolve("config.json");
@@ -200,6 +209,11 @@ public final class TorchReference {
       Safetensors.write(x, inputs, Map.of());
       List<String> argv = new ArrayList<>(List.of("--config", cfg.toString(), "--weights", w.toString(),
           "--inputs", x.toString(), "--mode", mode, "--out", o.toString(), "--dtype", "float64"));
+      if (dropoutMasks != null) {
+        Path m = dir.resolve("masks.safetensors");
+        Safetensors.write(m, dropoutMasks, Map.of());
+        argv.addAll(List.of("--dropout-masks", m.toString()));
+      }
       argv.addAll(Arrays.asList(extraArgs));
       StringBuilder json = new StringBuilder("[");
       for (int i = 0; i < argv.size(); i++) {
