@@ -672,6 +672,12 @@ def _():
         else:
             raise AssertionError("accepted bad vit inputs %r" % list(inputs))
     try:
+        ref.prepare_inputs(c, {"tokens": np.zeros((1, 3), np.int64), "mask": np.ones((1, 3))})
+    except ref.SpecError as e:
+        assert "'mask'" in str(e), str(e)
+    else:
+        raise AssertionError("accepted an input the reference does not use")
+    try:
         ref.prepare_inputs(c, {"tokens": np.zeros((1, 3), np.int64)}, need_labels=True)
     except ref.SpecError as e:
         assert "labels" in str(e)

@@ -12,7 +12,8 @@ no dropout, as the exported inference graph) and in --mode grads only with --dro
 file of the 0/1 masks "dropout.0", "dropout.1", ... in the order the model applies them (GPT: after the
 embedding, then per layer the attention matrix, the attention output projection, the MLP output; ViT: after
 pos_embed, then the same three per layer); each site computes x * mask / (1 - dropout). Anything else
-with dropout > 0 is refused (exit status 2), as is any config key the reference does not implement.
+with dropout > 0 is refused (exit status 2), as is any config key or input tensor the reference
+does not implement.
 
 Usage (run with Debian's /usr/bin/python3, which has torch 1.13):
   torch_reference.py --config CFG.json --weights W.safetensors --inputs IN.safetensors
@@ -427,7 +428,8 @@ def prepare_inputs(cfg, tensors, dtype=torch.float64, need_labels=False, ignore_
     data_name = "pixels" if cfg["kind"] == "vit" else "tokens"
     allowed = {data_name, "labels"}
     for n in sorted(set(tensors) - allowed):
-        print("torch_reference: warning: ignoring unknown input %r" % n, file=sys.stderr)
+        raise SpecError("inputs: unexpected %r (a %s model takes %s)"
+                        % (n, cfg["kind"], " and ".join(repr(a) for a in sorted(allowed))))
     if data_name not in tensors:
         raise SpecError("inputs: missing %r (a %s model needs it)" % (data_name, cfg["kind"]))
     a = tensors[data_name]
