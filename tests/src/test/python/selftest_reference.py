@@ -512,6 +512,106 @@ def _():
     assert not any(k.endswith(".exp_avg") for k in out)
 
 
+@check("sgd + clip_grad_norm_ 2 steps == hand-written loop (momentum 0, clip active)")
+def _():
+    cfg, w, inp, paths = case("gpt_pre")
+    lr, wd, clip = 0.05, 0.05, 0.2
+    out = run_ref(paths, "adamw", "pre.sgd0clip", "--steps", 2, "--optimizer", "sgd", "--lr", lr,
+                  "--momentum", 0, "--weight-decay", wd, "--clip-norm", clip)
+    params = {k: v.copy() for k, v in w.items()}
+    for t in range(2):
+        g, loss = in_process_grads(cfg, params, inp)
+        close(out["loss.%d" % (t + 1)], loss, 1e-10, 0, "loss")
+        norm = math.sqrt(sum(float((v ** 2).sum()) for v in g.values()))
+        close(out["grad_norm.%d" % (t + 1)], norm, 1e-10, 0, "grad_norm")
+        assert norm > clip, "the clip must be active for this check: norm %g" % norm
+        coef = min(1.0, clip / (norm + 1e-6))
+        for k in params:
+            d = coef * g[k] + (wd if params[k].ndim >= 2 else 0.0) * params[k]
+            params[k] = params[k] - lr * d  # momentum 0: plain SGD, no buffer
+    for k in params:
+        close(out[k], params[k], 1e-9, 1e-12, k)
+        assert not out[k + ".momentum"].any(), "momentum 0 keeps no buffer"
+
+
+@check("config dropout: forward ignores it, training modes refuse it without masks")
+def _():
+    cfg, w, inp, paths = case("gpt_pre")
+    plain = ref.run_mode(ref.parse_config(cfg), w, {"tokens": inp["tokens"]}, "forward")[0]["logits"]
+    dcfg = ref.parse_config(dict(cfg, dropout=0.3))
+    dropped = ref.run_mode(dcfg, w, {"tokens": inp["tokens"]}, "forward")[0]["logits"]
+    close(dropped, plain, 0, 0, "forward (eval) with dropout")
+    for mode in ("grads", "adamw"):
+        try:
+            ref.run_mode(dcfg, w, inp, mode)
+        except ref.SpecError as e:
+            assert "dropout" in str(e), str(e)
+        else:
+            raise AssertionError("dropout 0.3 was accepted in --mode %s without masks" % mode)
+    for bad in (dict(cfg, dropout=1.0), dict(cfg, dropout=-0.1), dict(cfg, dropout="0.1"),
+                dict(cfg, attn_dropout=0.1), dict(cfg, rope=True)):
+        try:
+            ref.parse_config(bad)
+        except ref.SpecError:
+            pass
+        else:
+            raise AssertionError("accepted config %r" % {k: bad[k] for k in set(bad) - set(cfg)})
+    ref.parse_config(dict(cfg, name="described only"))  # a descriptive key is fine
+    dpaths = save_case("pre_dropout", dict(cfg, dropout=0.1), w, inp)
+    p = run_ref(dpaths, "grads", "never", expect_ok=False)
+    assert p.returncode == 2 and "dropout" in p.stderr, (p.returncode, p.stderr)
+
+
+@check("fixed dropout masks: sites in order, grads == finite differences, bad masks refused")
+def _():
+    cfg, w, inp, _ = case("gpt_pre")
+    rate = 0.25
+    c = ref.parse_config(dict(cfg, dropout=rate))
+    B, T = inp["tokens"].shape
+    D, H = c["dim"], c["heads"]
+    g = np.random.default_rng(7)
+    shapes = [(B, T, D)] + [s for _ in range(c["depth"]) for s in ((B, H, T, T), (B, T, D), (B, T, D))]
+    masks = {"dropout.%d" % k: (g.random(s) >= rate).astype(np.float64) for k, s in enumerate(shapes)}
+    out = ref.run_mode(c, w, inp, "grads", dropout_masks=masks)[0]
+
+    def loss_of(weights, mk):
+        m = ref.build_model(c, masks=ref.FixedMasks(mk, torch.float64))
+        ref.load_weights(m, weights)
+        x, lab = ref.prepare_inputs(c, inp, need_labels=True)
+        with torch.no_grad():
+            return float(ref.loss_fn(m(x), lab))
+
+    close(out["loss"], loss_of(w, masks), 0, 1e-14, "loss")
+    ones = {k: np.ones_like(v) for k, v in masks.items()}
+    assert abs(loss_of(w, ones) - loss_of(w, masks)) > 1e-3, "the masks change the loss"
+    h = 1e-6
+    for pname, idx in (("transformer.h.0.attn.c_attn.weight", (20, 7)), ("transformer.wte.weight", (3, 1)),
+                       ("transformer.h.1.mlp.c_proj.weight", (5, 9))):
+        wp, wm = dict(w), dict(w)
+        wp[pname] = w[pname].copy(); wp[pname][idx] += h
+        wm[pname] = w[pname].copy(); wm[pname][idx] -= h
+        fd = (loss_of(wp, masks) - loss_of(wm, masks)) / (2 * h)
+        close(out[pname + ".grad"][idx], fd, 1e-5, 1e-8, pname)
+    bad = {"too few": {k: v for k, v in masks.items() if k != "dropout.%d" % (len(masks) - 1)},
+           "too many": dict(masks, **{"dropout.%d" % len(masks): masks["dropout.0"]}),
+           "wrong shape": dict(masks, **{"dropout.1": masks["dropout.0"]}),
+           "not 0/1": dict(masks, **{"dropout.0": masks["dropout.0"] * 2})}
+    for label, mk in bad.items():
+        try:
+            ref.run_mode(c, w, inp, "grads", dropout_masks=mk)
+        except ref.SpecError:
+            pass
+        else:
+            raise AssertionError("%s masks were accepted" % label)
+    for mode in ("adamw", "forward"):
+        try:
+            ref.run_mode(c, w, inp, mode, dropout_masks=masks)
+        except ref.SpecError:
+            pass
+        else:
+            raise AssertionError("masks were accepted in --mode %s" % mode)
+
+
 # ----------------------------------------------------------------------------- error handling
 
 @check("missing / unexpected / mis-shaped weight fail loudly")
@@ -571,6 +671,12 @@ def _():
             pass
         else:
             raise AssertionError("accepted bad vit inputs %r" % list(inputs))
+    try:
+        ref.prepare_inputs(c, {"tokens": np.zeros((1, 3), np.int64), "mask": np.ones((1, 3))})
+    except ref.SpecError as e:
+        assert "'mask'" in str(e), str(e)
+    else:
+        raise AssertionError("accepted an input the reference does not use")
     try:
         ref.prepare_inputs(c, {"tokens": np.zeros((1, 3), np.int64)}, need_labels=True)
     except ref.SpecError as e:

@@ -7,19 +7,30 @@ Models (parameter names follow timm DeiT / nanoGPT so that weights move unchange
 Each attention layer is "softmax" (out = A v) or "twicing" (out = A (2v - A v) = (2A - A^2) v;
 A^2 is never formed).
 
+Dropout: the reference draws no random masks. A config with "dropout" > 0 runs in --mode forward (eval,
+no dropout, as the exported inference graph) and in --mode grads only with --dropout-masks, a safetensors
+file of the 0/1 masks "dropout.0", "dropout.1", ... in the order the model applies them (GPT: after the
+embedding, then per layer the attention matrix, the attention output projection, the MLP output; ViT: after
+pos_embed, then the same three per layer); each site computes x * mask / (1 - dropout). Anything else
+with dropout > 0 is refused (exit status 2), as is any config key or input tensor the reference
+does not implement.
+
 Usage (run with Debian's /usr/bin/python3, which has torch 1.13):
   torch_reference.py --config CFG.json --weights W.safetensors --inputs IN.safetensors
                      --mode forward|grads|adamw --out OUT.safetensors
                      [--dtype float64|float32] [--steps 3] [--lr 1e-3] [--weight-decay 0.05]
                      [--beta1 0.9] [--beta2 0.999] [--eps 1e-8] [--label-smoothing 0.0]
                      [--ignore-index -100] [--optimizer adamw|sgd] [--momentum 0.9]
+                     [--clip-norm 0 (0: off)] [--dropout-masks MASKS.safetensors]
 
 Outputs (all F64):
   forward : logits
   grads   : loss (scalar), <param>.grad for every parameter, pixels.grad (ViT only)
   adamw   : loss.1 .. loss.<steps> (each computed before that step's update), every parameter
             after the last step under its own name, and <param>.exp_avg + <param>.exp_avg_sq
-            (--optimizer adamw) or <param>.momentum (--optimizer sgd).
+            (--optimizer adamw) or <param>.momentum (--optimizer sgd). With --clip-norm > 0 each step
+            clips the gradients with torch.nn.utils.clip_grad_norm_ before the update and also writes
+            grad_norm.<k>, the total norm before clipping.
 Exit status: 0 on success; 2 with a one-line "error: ..." message on stderr for bad configs,
 weights or inputs (naming the offending tensor/key).
 """
@@ -61,6 +72,56 @@ def attend(attn, v, kind):
     raise ValueError("unknown attention kind %r" % (kind,))
 
 
+# ============================================================================ dropout with given masks
+# Every module takes `drop`, a factory of its dropout modules (nn.Identity: none).
+
+class FixedMasks:
+    """The masks "dropout.0", "dropout.1", ... handed out in the order the forward pass asks for them."""
+
+    def __init__(self, tensors, dtype):
+        self.masks = []
+        for k in range(len(tensors)):
+            name = "dropout.%d" % k
+            if name not in tensors:
+                raise SpecError("dropout masks: missing %r (masks must be dropout.0 .. dropout.%d)"
+                                % (name, len(tensors) - 1))
+            a = tensors[name]
+            if not np.all((a == 0) | (a == 1)):
+                raise SpecError("dropout mask %r has values other than 0 and 1" % name)
+            self.masks.append((name, torch.from_numpy(np.ascontiguousarray(a)).to(dtype)))
+        self.used = 0
+
+    def next(self, shape):
+        if self.used >= len(self.masks):
+            raise SpecError("dropout masks: the model applies more than the %d masks given"
+                            % len(self.masks))
+        name, m = self.masks[self.used]
+        if tuple(m.shape) != tuple(shape):
+            raise SpecError("dropout mask %r has shape %s, the site it is applied at has %s"
+                            % (name, list(m.shape), list(shape)))
+        self.used += 1
+        return m
+
+    def check_all_used(self):
+        if self.used != len(self.masks):
+            raise SpecError("dropout masks: %d given but the model applies %d"
+                            % (len(self.masks), self.used))
+
+
+class Dropout(nn.Module):
+    """x * mask / (1 - p) with the next given mask; the identity without masks (eval, or p = 0)."""
+
+    def __init__(self, p, source):
+        super().__init__()
+        self.p = p
+        self.source = source  # a FixedMasks, or None
+
+    def forward(self, x):
+        if self.source is None or self.p == 0:
+            return x
+        return x * self.source.next(x.shape) / (1 - self.p)
+
+
 # ============================================================================ ViT (timm DeiT)
 
 class PatchEmbed(nn.Module):
@@ -74,7 +135,7 @@ class PatchEmbed(nn.Module):
 
 
 class Attention(nn.Module):
-    def __init__(self, dim, num_heads, qkv_bias, kind):
+    def __init__(self, dim, num_heads, qkv_bias, kind, drop=nn.Identity):
         super().__init__()
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
@@ -82,36 +143,39 @@ class Attention(nn.Module):
         self.kind = kind
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
+        self.attn_drop = drop()
+        self.proj_drop = drop()
 
     def forward(self, x):
         B, N, C = x.shape
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # [B, H, N, dh]
         attn = (q @ k.transpose(-2, -1)) * self.scale
-        attn = attn.softmax(dim=-1)
+        attn = self.attn_drop(attn.softmax(dim=-1))
         x = attend(attn, v, self.kind)
         x = x.transpose(1, 2).reshape(B, N, C)
-        return self.proj(x)
+        return self.proj_drop(self.proj(x))
 
 
 class Mlp(nn.Module):
-    def __init__(self, dim, hidden):
+    def __init__(self, dim, hidden, drop=nn.Identity):
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden)
         self.act = nn.GELU()  # exact (erf)
         self.fc2 = nn.Linear(hidden, dim)
+        self.drop = drop()
 
     def forward(self, x):
-        return self.fc2(self.act(self.fc1(x)))
+        return self.drop(self.fc2(self.act(self.fc1(x))))
 
 
 class Block(nn.Module):
-    def __init__(self, dim, num_heads, mlp_hidden, qkv_bias, ln_eps, kind):
+    def __init__(self, dim, num_heads, mlp_hidden, qkv_bias, ln_eps, kind, drop=nn.Identity):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=ln_eps)
-        self.attn = Attention(dim, num_heads, qkv_bias, kind)
+        self.attn = Attention(dim, num_heads, qkv_bias, kind, drop)
         self.norm2 = nn.LayerNorm(dim, eps=ln_eps)
-        self.mlp = Mlp(dim, mlp_hidden)
+        self.mlp = Mlp(dim, mlp_hidden, drop)
 
     def forward(self, x):
         x = x + self.attn(self.norm1(x))
@@ -120,15 +184,16 @@ class Block(nn.Module):
 
 
 class VisionTransformer(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, drop=nn.Identity):
         super().__init__()
         D = cfg["dim"]
         self.patch_embed = PatchEmbed(cfg["image_size"], cfg["patch"], cfg["channels"], D)
         n = self.patch_embed.num_patches
         self.cls_token = nn.Parameter(torch.zeros(1, 1, D))
         self.pos_embed = nn.Parameter(torch.zeros(1, n + 1, D))
+        self.pos_drop = drop()
         self.blocks = nn.ModuleList([
-            Block(D, cfg["heads"], cfg["mlp"], cfg["qkv_bias"], cfg["ln_eps"], kind)
+            Block(D, cfg["heads"], cfg["mlp"], cfg["qkv_bias"], cfg["ln_eps"], kind, drop)
             for kind in cfg["attention"]])
         self.norm = nn.LayerNorm(D, eps=cfg["ln_eps"])
         self.head = nn.Linear(D, cfg["classes"])
@@ -136,7 +201,7 @@ class VisionTransformer(nn.Module):
     def forward(self, pixels):
         x = self.patch_embed(pixels)
         x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1)
-        x = x + self.pos_embed
+        x = self.pos_drop(x + self.pos_embed)
         for blk in self.blocks:
             x = blk(x)
         x = self.norm(x)
@@ -153,7 +218,7 @@ def sinusoidal_positions(T, D, dtype):
 
 
 class CausalSelfAttention(nn.Module):
-    def __init__(self, dim, num_heads, attn_bias, kind):
+    def __init__(self, dim, num_heads, attn_bias, kind, drop=nn.Identity):
         super().__init__()
         self.n_head = num_heads
         self.n_embd = dim
@@ -161,6 +226,8 @@ class CausalSelfAttention(nn.Module):
         self.kind = kind
         self.c_attn = nn.Linear(dim, 3 * dim, bias=attn_bias)
         self.c_proj = nn.Linear(dim, dim, bias=attn_bias)
+        self.attn_dropout = drop()
+        self.resid_dropout = drop()
 
     def forward(self, x):
         B, T, C = x.shape
@@ -171,32 +238,33 @@ class CausalSelfAttention(nn.Module):
         att = (q @ k.transpose(-2, -1)) * (self.head_dim ** -0.5)
         future = torch.triu(torch.ones(T, T, dtype=torch.bool, device=x.device), diagonal=1)
         att = att.masked_fill(future, float("-inf"))
-        att = F.softmax(att, dim=-1)
+        att = self.attn_dropout(F.softmax(att, dim=-1))
         y = attend(att, v, self.kind)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
-        return self.c_proj(y)
+        return self.resid_dropout(self.c_proj(y))
 
 
 class MLP(nn.Module):
-    def __init__(self, dim, hidden, bias, activation):
+    def __init__(self, dim, hidden, bias, activation, drop=nn.Identity):
         super().__init__()
         self.c_fc = nn.Linear(dim, hidden, bias=bias)
         self.act = nn.GELU() if activation == "gelu" else nn.ReLU()
         self.c_proj = nn.Linear(hidden, dim, bias=bias)
+        self.dropout = drop()
 
     def forward(self, x):
-        return self.c_proj(self.act(self.c_fc(x)))
+        return self.dropout(self.c_proj(self.act(self.c_fc(x))))
 
 
 class GPTBlock(nn.Module):
-    def __init__(self, cfg, kind):
+    def __init__(self, cfg, kind, drop=nn.Identity):
         super().__init__()
         D = cfg["dim"]
         self.norm = cfg["norm"]
         self.ln_1 = nn.LayerNorm(D, eps=cfg["ln_eps"])
-        self.attn = CausalSelfAttention(D, cfg["heads"], cfg["attn_bias"], kind)
+        self.attn = CausalSelfAttention(D, cfg["heads"], cfg["attn_bias"], kind, drop)
         self.ln_2 = nn.LayerNorm(D, eps=cfg["ln_eps"])
-        self.mlp = MLP(D, cfg["mlp"], cfg["bias"], cfg["activation"])
+        self.mlp = MLP(D, cfg["mlp"], cfg["bias"], cfg["activation"], drop)
 
     def forward(self, x):
         if self.norm == "pre":
@@ -209,13 +277,14 @@ class GPTBlock(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, drop=nn.Identity):
         super().__init__()
         self.cfg = cfg
         D = cfg["dim"]
         modules = dict(
             wte=nn.Embedding(cfg["vocab"], D),
-            h=nn.ModuleList([GPTBlock(cfg, kind) for kind in cfg["attention"]]),
+            drop=drop(),
+            h=nn.ModuleList([GPTBlock(cfg, kind, drop) for kind in cfg["attention"]]),
         )
         if cfg["positions"] == "learned":
             modules["wpe"] = nn.Embedding(cfg["context"], D)
@@ -233,6 +302,7 @@ class GPT(nn.Module):
             x = x + self.transformer["wpe"].weight[:T]
         else:
             x = x + sinusoidal_positions(T, self.cfg["dim"], x.dtype)
+        x = self.transformer["drop"](x)
         for block in self.transformer["h"]:
             x = block(x)
         if "ln_f" in self.transformer:
@@ -248,6 +318,7 @@ _VIT_SPEC = {"kind": str, "image_size": int, "channels": int, "patch": int, "cla
 _GPT_SPEC = {"kind": str, "vocab": int, "context": int, "dim": int, "depth": int, "heads": int,
              "mlp": int, "ln_eps": float, "norm": str, "activation": str, "positions": str,
              "bias": bool, "attn_bias": bool, "embed_scale": bool, "attention": list}
+DESCRIPTIVE_KEYS = {"name"}  # config keys that do not affect the computation
 _CHOICES = {"norm": ("pre", "post"), "activation": ("gelu", "relu"),
             "positions": ("learned", "sinusoidal")}
 
@@ -286,8 +357,14 @@ def parse_config(raw):
             if not isinstance(val, list):
                 raise SpecError("config: 'attention' must be a list")
         cfg[key] = val
-    for key in sorted(set(raw) - set(spec)):
-        print("torch_reference: warning: ignoring unknown config key %r" % key, file=sys.stderr)
+    dropout = raw.get("dropout", 0.0)
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise SpecError("config: 'dropout' must be a number in [0, 1), got %r" % (dropout,))
+    cfg["dropout"] = float(dropout)
+    # Only keys that change nothing about the computation may be passed without being implemented.
+    for key in sorted(set(raw) - set(spec) - {"dropout"} - DESCRIPTIVE_KEYS):
+        raise SpecError("config: key %r is not implemented by the reference (known: %s)"
+                        % (key, ", ".join(sorted(set(spec) | {"dropout"} | DESCRIPTIVE_KEYS))))
     if len(cfg["attention"]) != cfg["depth"]:
         raise SpecError("config: 'attention' has %d entries but depth is %d"
                         % (len(cfg["attention"]), cfg["depth"]))
@@ -304,8 +381,11 @@ def parse_config(raw):
     return cfg
 
 
-def build_model(cfg, dtype=torch.float64):
-    model = VisionTransformer(cfg) if cfg["kind"] == "vit" else GPT(cfg)
+def build_model(cfg, dtype=torch.float64, masks=None):
+    """The model in `dtype`; its dropout sites apply `masks` (a FixedMasks) or nothing when it is None."""
+    def drop():
+        return Dropout(cfg.get("dropout", 0.0), masks)
+    model = VisionTransformer(cfg, drop) if cfg["kind"] == "vit" else GPT(cfg, drop)
     return model.to(dtype)
 
 
@@ -348,7 +428,8 @@ def prepare_inputs(cfg, tensors, dtype=torch.float64, need_labels=False, ignore_
     data_name = "pixels" if cfg["kind"] == "vit" else "tokens"
     allowed = {data_name, "labels"}
     for n in sorted(set(tensors) - allowed):
-        print("torch_reference: warning: ignoring unknown input %r" % n, file=sys.stderr)
+        raise SpecError("inputs: unexpected %r (a %s model takes %s)"
+                        % (n, cfg["kind"], " and ".join(repr(a) for a in sorted(allowed))))
     if data_name not in tensors:
         raise SpecError("inputs: missing %r (a %s model needs it)" % (data_name, cfg["kind"]))
     a = tensors[data_name]
@@ -410,11 +491,30 @@ def _f64(t):
 
 def run_mode(cfg, weights, inputs, mode, dtype=torch.float64, steps=3, lr=1e-3, weight_decay=0.05,
              beta1=0.9, beta2=0.999, eps=1e-8, label_smoothing=0.0, ignore_index=-100,
-             optimizer="adamw", momentum=0.9):
-    """Run one mode in-process; returns (dict name -> float64 numpy array, metadata dict)."""
-    model = build_model(cfg, dtype)
+             optimizer="adamw", momentum=0.9, clip_norm=0.0, dropout_masks=None):
+    """Run one mode in-process; returns (dict name -> float64 numpy array, metadata dict).
+
+    dropout_masks: name -> 0/1 array ("dropout.0", ...), only for mode "grads" of a config with dropout > 0.
+    """
+    masks = None
+    if dropout_masks is not None:
+        if mode != "grads":
+            raise SpecError("--dropout-masks is implemented for --mode grads only (one forward pass); "
+                            "--mode %s would need new masks for every step" % mode)
+        if cfg["dropout"] == 0:
+            raise SpecError("--dropout-masks given but the config has dropout 0")
+        masks = FixedMasks(dropout_masks, dtype)
+    elif cfg["dropout"] > 0 and mode != "forward":
+        raise SpecError("config: dropout %g in --mode %s is not implemented: the reference draws no random "
+                        "masks (give the masks with --dropout-masks in --mode grads)" % (cfg["dropout"], mode))
+    if clip_norm < 0:
+        raise SpecError("--clip-norm must be >= 0 (0: no clipping), got %g" % clip_norm)
+    if clip_norm > 0 and mode != "adamw":
+        raise SpecError("--clip-norm applies to --mode adamw only, not %s" % mode)
+    model = build_model(cfg, dtype, masks)
     load_weights(model, weights, dtype)
-    model.eval()  # no dropout anywhere; eval() is only for clarity
+    # Forward mode is the inference graph: no dropout (eval). Dropout only ever uses the given masks.
+    model.eval()
     x, labels = prepare_inputs(cfg, inputs, dtype, need_labels=(mode != "forward"),
                                ignore_index=ignore_index)
     out = {}
@@ -427,6 +527,8 @@ def run_mode(cfg, weights, inputs, mode, dtype=torch.float64, steps=3, lr=1e-3, 
         if cfg["kind"] == "vit":
             x.requires_grad_(True)
         loss = loss_fn(model(x), labels, label_smoothing, ignore_index)
+        if masks is not None:
+            masks.check_all_used()
         loss.backward()
         out["loss"] = _f64(loss)
         for n, p in model.named_parameters():
@@ -449,11 +551,15 @@ def run_mode(cfg, weights, inputs, mode, dtype=torch.float64, steps=3, lr=1e-3, 
         else:
             raise SpecError("unknown --optimizer %r" % optimizer)
         meta["optimizer"] = optimizer
+        meta["clip_norm"] = repr(clip_norm)
         for k in range(1, steps + 1):
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(x), labels, label_smoothing, ignore_index)
             out["loss.%d" % k] = _f64(loss)
             loss.backward()
+            if clip_norm > 0:
+                total = torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+                out["grad_norm.%d" % k] = _f64(total)
             opt.step()
         for n, p in model.named_parameters():
             out[n] = _f64(p)
@@ -487,6 +593,8 @@ def main(argv=None):
     ap.add_argument("--ignore-index", type=int, default=-100)
     ap.add_argument("--optimizer", default="adamw", choices=["adamw", "sgd"])
     ap.add_argument("--momentum", type=float, default=0.9)
+    ap.add_argument("--clip-norm", type=float, default=0.0)
+    ap.add_argument("--dropout-masks", default=None)
     args = ap.parse_args(argv)
     try:
         try:
@@ -498,13 +606,14 @@ def main(argv=None):
         try:
             weights = safetensors_io.load(args.weights)
             inputs = safetensors_io.load(args.inputs)
+            masks = safetensors_io.load(args.dropout_masks) if args.dropout_masks else None
         except (OSError, safetensors_io.SafetensorsError) as e:
             raise SpecError(str(e))
-        torch.manual_seed(0)  # nothing random is used; set for good measure
+        torch.manual_seed(0)  # nothing random is used (dropout masks are given); set for good measure
         out, meta = run_mode(cfg, weights, inputs, args.mode, DTYPES[args.dtype], args.steps,
                              args.lr, args.weight_decay, args.beta1, args.beta2, args.eps,
                              args.label_smoothing, args.ignore_index, args.optimizer,
-                             args.momentum)
+                             args.momentum, args.clip_norm, masks)
     except SpecError as e:
         print("torch_reference: error: %s" % e, file=sys.stderr)
         return 2

@@ -33,8 +33,17 @@ public final class ModelWriter {
    * {@code file + ".data"} (ONNX external data, offsets aligned to 64 bytes).
    */
   public static void write(ModelProto model, Path file, long externalThreshold) throws IOException {
+    write(model, file, externalThreshold, PROTOBUF_LIMIT);
+  }
+
+  /**
+   * {@link #write(ModelProto, Path, long)} with {@code sizeLimit} in place of the protobuf limit: above it (the
+   * initializers' bytes, training_info's included) every initializer of 1 KiB or more goes to external data. A
+   * seam for tests, which cannot afford 2 GiB models to reach the automatic fallback.
+   */
+  public static void write(ModelProto model, Path file, long externalThreshold, long sizeLimit) throws IOException {
     long threshold = externalThreshold;
-    if (estimateSize(model) > PROTOBUF_LIMIT) {
+    if (estimateSize(model) > sizeLimit) {
       threshold = 1024;
     }
     Path dir = file.toAbsolutePath().getParent();

@@ -31,9 +31,11 @@ import org.twicing.models.zoo.Zoo;
 
 /**
  * Optimizer parity: {@value #STEPS} consecutive runs of the emitted {@code train_step} graph, each fed the previous
- * step's {@code .next} outputs with {@code step} = 1, 2, 3, against {@code torch.optim.AdamW} (and one
- * {@code torch.optim.SGD} with momentum) in float64 via {@code torch_reference.py --mode adamw}, with weight decay
- * on PyTorch's usual parameter groups (rank >= 2 except cls_token / pos_embed).
+ * step's {@code .next} outputs with {@code step} = 1, 2, 3, against {@code torch.optim.AdamW} (and
+ * {@code torch.optim.SGD} with momentum 0.9 and 0) in float64 via {@code torch_reference.py --mode adamw}, with
+ * weight decay on PyTorch's usual parameter groups (rank >= 2 except cls_token / pos_embed). Global-norm gradient
+ * clipping is checked against {@code torch.nn.utils.clip_grad_norm_} both where it is active (the reference's
+ * total norm exceeds the limit in every step) and where it is not (below the limit in every step).
  *
  * <p>Two runs of the same graph are checked against the one PyTorch trajectory:
  * <ul>
@@ -71,17 +73,23 @@ class AdamWParityTest {
     PresetOptions softmax = PresetOptions.defaults().withAttention("softmax");
     return Stream.of(
         // The exact float64 evaluation of vit-fmnist costs ~15 s a case, so it runs for the twicing ViT only.
-        Arguments.of("vit-fmnist", "twicing adamw", twicing, "adamw", 1e-3, true),
-        Arguments.of("vit-fmnist", "softmax adamw", softmax, "adamw", 1e-3, false),
-        Arguments.of("lm-tiny", "twicing adamw", twicing, "adamw", 1e-3, true),
-        Arguments.of("lm-tiny", "softmax adamw", softmax, "adamw", 1e-3, true),
-        Arguments.of("lm-tiny", "twicing sgd momentum 0.9", twicing, "sgd", 0.05, true));
+        Arguments.of("vit-fmnist", "twicing adamw", twicing, "adamw", 1e-3, 0.9, 0.0, true),
+        Arguments.of("vit-fmnist", "softmax adamw", softmax, "adamw", 1e-3, 0.9, 0.0, false),
+        Arguments.of("lm-tiny", "twicing adamw", twicing, "adamw", 1e-3, 0.9, 0.0, true),
+        Arguments.of("lm-tiny", "softmax adamw", softmax, "adamw", 1e-3, 0.9, 0.0, true),
+        Arguments.of("lm-tiny", "twicing sgd momentum 0.9", twicing, "sgd", 0.05, 0.9, 0.0, true),
+        // The gradient norm of these lm-tiny cases is about 3 (printed by the clipping check): 0.5 clips every
+        // step, 100 none, so both branches of the clip coefficient are compared with clip_grad_norm_.
+        Arguments.of("lm-tiny", "twicing adamw clip 0.5 (active)", twicing, "adamw", 1e-3, 0.9, 0.5, true),
+        Arguments.of("lm-tiny", "twicing sgd momentum 0 clip 0.5 (active)", twicing, "sgd", 0.05, 0.0, 0.5, true),
+        Arguments.of("lm-tiny", "softmax sgd momentum 0 clip 100 (inactive)", softmax, "sgd", 0.05, 0.0, 100.0,
+            true));
   }
 
   @ParameterizedTest(name = "{0} {1}")
   @MethodSource("cases")
   void threeStepsMatchPyTorchFloat64(String preset, String variant, PresetOptions options, String optimizer,
-      double lr, boolean exactCheck) {
+      double lr, double momentum, double clipNorm, boolean exactCheck) {
     TorchReference ref = TorchReference.get();
     TaskModel model = Zoo.build(preset, options);
     long seed = 3000 + preset.hashCode() + variant.hashCode();
@@ -93,11 +101,11 @@ class AdamWParityTest {
     Future<Map<String, Tensor>> expected = ref.submit(model.configJson(), w.asMap(), inputs, "adamw",
         "--steps", Integer.toString(STEPS), "--lr", Double.toString(lr), "--weight-decay", Double.toString(WD),
         "--beta1", Double.toString(BETA1), "--beta2", Double.toString(BETA2), "--eps", "1e-8",
-        "--optimizer", optimizer, "--momentum", "0.9");
+        "--optimizer", optimizer, "--momentum", Double.toString(momentum), "--clip-norm", Double.toString(clipNorm));
 
     boolean adamw = optimizer.equals("adamw");
-    Optimizer opt = adamw ? new Optimizer.AdamW(BETA1, BETA2, 1e-8, WD) : new Optimizer.Sgd(0.9, WD);
-    TrainingSpec spec = new TrainingSpec(CrossEntropy.defaults(), opt, 0.0, 0);
+    Optimizer opt = adamw ? new Optimizer.AdamW(BETA1, BETA2, 1e-8, WD) : new Optimizer.Sgd(momentum, WD);
+    TrainingSpec spec = new TrainingSpec(CrossEntropy.defaults(), opt, clipNorm, 0);
     Graph graph = TrainingGraphs.trainStep(model, w, spec);
     byte[] onnx = ParityFixtures.emit(graph, true);
 
@@ -105,7 +113,10 @@ class AdamWParityTest {
     List<Map<String, Tensor>> history = new ArrayList<>();
     Map<String, Tensor> ortResult = train(model, opt, w, inputs, lr, history,
         feeds -> ParityFixtures.ort(onnx, feeds));
-    Map<String, Tensor> torch = TorchReference.await(expected);
+    Map<String, Tensor> torch = new LinkedHashMap<>(TorchReference.await(expected));
+    if (clipNorm > 0) {
+      checkClipping(preset + " " + variant, torch, clipNorm, variant.contains("(active)"));
+    }
 
     Map<String, String> names = new LinkedHashMap<>();
     ortResult.keySet().forEach(k -> names.put(k, k));
@@ -114,6 +125,12 @@ class AdamWParityTest {
     Map<String, String> strict = new LinkedHashMap<>(names);
     if (adamw) {
       model.parameters().forEach(p -> strict.remove(p.name()));
+    }
+    if (!adamw && momentum == 0) {
+      // torch keeps no momentum buffer at momentum 0 (the reference writes zeros); the graph's buffer then holds
+      // the last gradient, which the update multiplies by 0. Only the losses and parameters carry meaning.
+      model.parameters().forEach(p -> names.remove(p.name() + ".momentum"));
+      model.parameters().forEach(p -> strict.remove(p.name() + ".momentum"));
     }
     ParityFixtures.compare("train_step " + preset + " " + variant + " (ORT f32)", strict, ortResult, torch, TOL);
     if (adamw) {
@@ -131,6 +148,25 @@ class AdamWParityTest {
         feeds -> Evaluator.runFloat64(graph, feeds));
     ParityFixtures.compare("train_step " + preset + " " + variant + " (evaluator f64)", names, exact, torch,
         TOL_F64);
+  }
+
+  /**
+   * Asserts that clipping was {@code active} (the reference's total gradient norm above {@code clipNorm}) or not
+   * in every step, as the case promises, and removes the reference's {@code grad_norm.k} outputs.
+   */
+  private static void checkClipping(String label, Map<String, Tensor> torch, double clipNorm, boolean active) {
+    StringBuilder norms = new StringBuilder();
+    for (int k = 1; k <= STEPS; k++) {
+      Tensor n = torch.remove("grad_norm." + k);
+      if (n == null) {
+        throw new AssertionError(label + ": the reference wrote no grad_norm." + k);
+      }
+      double norm = n.get(0);
+      norms.append(String.format(Locale.ROOT, " %.4f", norm));
+      assertEquals(active, norm > clipNorm, String.format(Locale.ROOT, "%s: step %d gradient norm %.4f vs clip "
+          + "%.4f; the case needs clipping %s", label, k, norm, clipNorm, active ? "active" : "inactive"));
+    }
+    System.out.printf(Locale.ROOT, "[parity] %-58s gradient norms%s, clip %.3g%n", label, norms, clipNorm);
   }
 
   /**

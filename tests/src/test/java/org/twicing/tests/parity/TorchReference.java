@@ -19,9 +19,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import org.junit.jupiter.api.Assumptions;
 import org.twicing.dsl.io.Safetensors;
 import org.twicing.dsl.types.Tensor;
+import org.twicing.tests.support.References;
 
 /**
  * The independent PyTorch reference ({@code src/test/python/torch_reference.py}, run with Debian's
@@ -50,7 +50,7 @@ public final class TorchReference {
       "sys.path.insert(0, sys.argv[1])",
       "try:",
       "    import numpy, torch",
-      "except BaseException as e:",
+      "except ImportError as e:",
       "    print('" + UNAVAILABLE + "%r' % (e,), flush=True)",
       "    sys.exit(3)",
       "import torch_reference",
@@ -91,8 +91,10 @@ public final class TorchReference {
   }
 
   /**
-   * The shared reference, started on first use. Skips the calling test (a JUnit assumption) only when
-   * {@value #PYTHON} is missing or cannot import torch; a missing script or a broken start fails the test.
+   * The shared reference, started on first use. Only when {@value #PYTHON} is missing or cannot import torch or
+   * numpy (an ImportError) does it skip the calling test, and under {@link References#required()} it fails it
+   * instead; a missing script, any other error while starting (for example in the reference script itself) or a
+   * job that does not answer within {@value #JOB_TIMEOUT_S} s fails the test.
    */
   public static synchronized TorchReference get() {
     Path script = SCRIPT_DIR.resolve("torch_reference.py");
@@ -110,13 +112,13 @@ public final class TorchReference {
         }
       }
     }
-    Assumptions.assumeTrue(instance != null, () -> "PyTorch reference unavailable: " + unavailableReason);
+    References.assume(instance != null, () -> "PyTorch reference unavailable: " + unavailableReason);
     return instance;
   }
 
   /**
-   * Starts the server; null (with {@link #unavailableReason} set) when torch or numpy cannot be imported. Any other
-   * start failure (e.g. an error in the reference script itself) is an IOException.
+   * Starts the server; null (with {@link #unavailableReason} set) only when importing torch or numpy raises
+   * ImportError. Any other start failure (e.g. an error in the reference script itself) is an IOException.
    */
   private static TorchReference start() throws IOException {
     ProcessBuilder pb = new ProcessBuilder(PYTHON, "-u", "-c", SERVER, SCRIPT_DIR.toAbsolutePath().toString());
@@ -156,7 +158,16 @@ public final class TorchReference {
    */
   public Future<Map<String, Tensor>> submit(String configJson, Map<String, Tensor> weights,
       Map<String, Tensor> inputs, String mode, String... extraArgs) {
-    return worker.submit(() -> runNow(configJson, weights, inputs, mode, extraArgs));
+    return worker.submit(() -> runNow(configJson, weights, inputs, null, mode, extraArgs));
+  }
+
+  /**
+   * {@link #submit} for a config with dropout: the script applies {@code dropoutMasks} ("dropout.0", ... as 0/1
+   * tensors, in the order the model applies dropout) through {@code --dropout-masks}.
+   */
+  public Future<Map<String, Tensor>> submitWithDropoutMasks(String configJson, Map<String, Tensor> weights,
+      Map<String, Tensor> inputs, Map<String, Tensor> dropoutMasks, String mode, String... extraArgs) {
+    return worker.submit(() -> runNow(configJson, weights, inputs, dropoutMasks, mode, extraArgs));
   }
 
   /** {@link #submit} and wait. */
@@ -186,7 +197,7 @@ public final class TorchReference {
   }
 
   private Map<String, Tensor> runNow(String configJson, Map<String, Tensor> weights, Map<String, Tensor> inputs,
-      String mode, String... extraArgs) throws IOException {
+      Map<String, Tensor> dropoutMasks, String mode, String... extraArgs) throws IOException {
     Path dir = Files.createTempDirectory("twicing-torch-");
     try {
       Path cfg = dir.resolve("config.json");
@@ -198,6 +209,11 @@ public final class TorchReference {
       Safetensors.write(x, inputs, Map.of());
       List<String> argv = new ArrayList<>(List.of("--config", cfg.toString(), "--weights", w.toString(),
           "--inputs", x.toString(), "--mode", mode, "--out", o.toString(), "--dtype", "float64"));
+      if (dropoutMasks != null) {
+        Path m = dir.resolve("masks.safetensors");
+        Safetensors.write(m, dropoutMasks, Map.of());
+        argv.addAll(List.of("--dropout-masks", m.toString()));
+      }
       argv.addAll(Arrays.asList(extraArgs));
       StringBuilder json = new StringBuilder("[");
       for (int i = 0; i < argv.size(); i++) {

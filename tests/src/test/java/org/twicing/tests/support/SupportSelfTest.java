@@ -95,6 +95,38 @@ class SupportSelfTest {
     assertThrows(AssertionError.class, () -> OnnxChecker.check(new byte[] {1, 2, 3, 4, 5}));
   }
 
+  /**
+   * A missing reference skips the test (a JUnit abort) by default and fails it under twicing.requireReferences;
+   * an available one does neither.
+   */
+  @Test
+  void missingReferenceSkipsOrFailsByTheProperty() {
+    String before = System.getProperty(References.PROPERTY);
+    try {
+      System.clearProperty(References.PROPERTY);
+      References.assume(true, () -> "never built");
+      assertThrows(org.opentest4j.TestAbortedException.class, () -> References.assume(false, () -> "no torch"));
+      System.setProperty(References.PROPERTY, "true");
+      References.assume(true, () -> "never built");
+      AssertionError e = assertThrows(AssertionError.class, () -> References.assume(false, () -> "no torch"));
+      assertTrue(e.getMessage().startsWith("no torch") && e.getMessage().contains(References.PROPERTY),
+          e.getMessage());
+    } finally {
+      if (before == null) {
+        System.clearProperty(References.PROPERTY);
+      } else {
+        System.setProperty(References.PROPERTY, before);
+      }
+    }
+  }
+
+  /** Surefire hands the build's twicing.requireReferences (false unless given) to the test JVM. */
+  @Test
+  void surefirePassesThePropertyThrough() {
+    String v = System.getProperty(References.PROPERTY);
+    assertTrue("true".equals(v) || "false".equals(v), References.PROPERTY + " = " + v);
+  }
+
   private static ModelProto parse(byte[] b) {
     try {
       return ModelProto.parseFrom(b);
