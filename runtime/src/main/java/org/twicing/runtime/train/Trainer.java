@@ -114,8 +114,20 @@ public final class Trainer {
     }
 
     TrainResult execute() throws IOException {
+      // The lock is taken before the directory is inspected, so two runs cannot both find it free.
+      try (RunLock lock = RunLock.acquire(runDir, this::notice)) {
+        RunDirectory.prepare(runDir, cfg.resumeFrom(), cfg.overwrite(), this::notice);
+        return executeLocked();
+      }
+    }
+
+    private void notice(String line) {
+      out.println(line);
+      out.flush();
+    }
+
+    private TrainResult executeLocked() throws IOException {
       long wall0 = System.nanoTime();
-      Files.createDirectories(runDir);
       StateDict weights = start();
       long startStep = step;
       ProgressBar bar = new ProgressBar(out, cfg.progressBar() != null ? cfg.progressBar()
