@@ -14,7 +14,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Consumer;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -30,8 +29,6 @@ public final class RunLock implements AutoCloseable {
   /** The lock file's name inside a run directory. */
   public static final String FILE_NAME = "run.lock";
 
-  /** Temporary files of {@code org.twicing.dsl.io.AtomicFile}: {@code .NAME.HEX.tmp}. */
-  private static final Pattern TEMP_FILE = Pattern.compile("\\..+\\.[0-9a-f]+\\.tmp");
 
   private final Path file;
   private final FileChannel channel;
@@ -92,7 +89,7 @@ public final class RunLock implements AutoCloseable {
     try (Stream<Path> s = Files.list(runDir)) {
       for (Path p : s.toList()) {
         String name = p.getFileName().toString();
-        if (TEMP_FILE.matcher(name).matches() && Files.isRegularFile(p)) {
+        if (isLeftover(name) && Files.isRegularFile(p)) {
           Files.deleteIfExists(p);
           removed.add(name);
         }
@@ -102,6 +99,22 @@ public final class RunLock implements AutoCloseable {
       notices.accept("note: removed " + removed.size() + " temporary file" + (removed.size() == 1 ? "" : "s")
           + " left in " + runDir + " by an interrupted write: " + String.join(", ", removed));
     }
+  }
+
+  /**
+   * Whether {@code name} is a temporary file of a run file's atomic write: {@code .NAME.HEX.tmp} (AtomicFile) or
+   * {@code .NAMEDIGITS.tmp} (ModelWriter), where NAME is one of {@link RunDirectory#RUN_FILES}.
+   */
+  static boolean isLeftover(String name) {
+    if (!name.startsWith(".") || !name.endsWith(".tmp")) {
+      return false;
+    }
+    for (String f : RunDirectory.RUN_FILES) {
+      if (name.startsWith("." + f) && name.substring(1 + f.length(), name.length() - 4).matches("[.0-9a-f-]*")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The lock file. */

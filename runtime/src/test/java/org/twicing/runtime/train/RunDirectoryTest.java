@@ -109,15 +109,32 @@ class RunDirectoryTest {
   }
 
   @Test
+  void aFullDiskNamesTheFileThatCouldNotBeWritten() throws IOException {
+    Path target = tmp.resolve(Checkpoint.FILE_NAME);
+    IOException e = assertThrows(IOException.class, () -> org.twicing.dsl.io.AtomicFile.write(target, ch -> {
+      throw new IOException("No space left on device");
+    }));
+    assertEquals("cannot write " + target + ": No space left on device", e.getMessage());
+    try (java.util.stream.Stream<Path> files = Files.list(tmp)) {
+      assertEquals(List.of(), files.toList());
+    }
+  }
+
+  @Test
   void temporaryFilesOfAKilledWriteAreRemovedWhenTheRunIsOpenedAgain() throws IOException {
     Path run = tmp.resolve("run");
     new Trainer(config(run, 2).build()).train(new TinyVit.Source(4));
     Path leftover = Files.write(run.resolve(".checkpoint.safetensors.5f3a9c0e12b4d6f8.tmp"), new byte[100]);
+    Path modelLeftover = Files.write(run.resolve(".model.onnx8237492374123.tmp"), new byte[10]);
     Path unrelated = Files.write(run.resolve("notes.tmp"), new byte[1]);
+    Path unrelatedHidden = Files.write(run.resolve(".mydata.tmp"), new byte[1]);
     new Trainer(config(run, 4).resumeFrom(run.resolve(Checkpoint.FILE_NAME)).build()).train(new TinyVit.Source(4));
     assertFalse(Files.exists(leftover));
-    assertTrue(Files.exists(unrelated));
-    assertTrue(printed().contains("removed 1 temporary file left in " + run + " by an interrupted write: "
-        + leftover.getFileName()), printed());
+    assertFalse(Files.exists(modelLeftover));
+    assertTrue(Files.exists(unrelated) && Files.exists(unrelatedHidden));
+    assertTrue(printed().contains("removed 2 temporary files left in " + run + " by an interrupted write: "),
+        printed());
+    assertTrue(printed().contains(leftover.getFileName().toString())
+        && printed().contains(modelLeftover.getFileName().toString()), printed());
   }
 }
