@@ -56,6 +56,8 @@ public final class TwicingCli {
     cl.setExecutionExceptionHandler(new CliErrorHandler());
     cl.setParameterExceptionHandler(new CliUsageErrorHandler());
     cl.setExitCodeExceptionMapper(e -> e instanceof CliException ce ? ce.exitCode() : EXIT_FAILURE);
+    // Option values are range-checked before any command runs, so a bad value never loads data first.
+    cl.setExecutionStrategy(OptionChecks.before(new CommandLine.RunLast()));
     return cl;
   }
 
