@@ -18,6 +18,14 @@ import org.twicing.models.training.TrainingCliTest.Result;
 import org.twicing.runtime.train.Checkpoint;
 import org.twicing.runtime.train.MetricsLog;
 import org.twicing.runtime.train.RunLock;
+import org.twicing.dsl.io.Safetensors;
+import org.twicing.dsl.io.SafetensorsFile;
+import org.twicing.dsl.nn.StateDict;
+import org.twicing.dsl.types.Tensor;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * Run directories through the command line: an existing run is never overwritten silently, a locked run refuses a
@@ -91,5 +99,97 @@ class RunReliabilityCliTest {
       assertEquals(0, eval.code(), eval.err());
       assertTrue(eval.out().startsWith("test accuracy "), eval.out());
     }
+  }
+
+  /** A copy of {@code run}'s checkpoint in a new run directory with element 3 of {@code tensor} set to {@code v}. */
+  private static Path withValue(Path run, String name, String tensor, double v) throws IOException {
+    SafetensorsFile f = Safetensors.read(run.resolve(Checkpoint.FILE_NAME));
+    Map<String, Tensor> tensors = new LinkedHashMap<>(f.tensors());
+    Tensor t = tensors.get(tensor);
+    double[] d = t.data().clone();
+    d[3] = v;
+    tensors.put(tensor, new Tensor(t.dtype(), t.shape(), d));
+    Path dir = Files.createDirectories(tmp.resolve(name));
+    Safetensors.write(dir.resolve(Checkpoint.FILE_NAME), tensors, f.metadata());
+    return dir;
+  }
+
+  @Test
+  void nonFiniteWeightsAreAnErrorNamingTheTensorInEveryCommand() throws IOException {
+    Path run = tmp.resolve("finite");
+    assertEquals(0, train(run).code());
+    Set<String> names = Checkpoint.read(run.resolve(Checkpoint.FILE_NAME)).entries().keySet();
+    String param = names.stream().filter(n -> names.stream().anyMatch(o -> o.startsWith(n + "."))).findFirst()
+        .orElseThrow();
+    String state = names.stream().filter(n -> n.startsWith(param + ".")).findFirst().orElseThrow();
+    Path nanRun = withValue(run, "nan-param", param, Double.NaN);
+    Path nanFile = nanRun.resolve(Checkpoint.FILE_NAME);
+    String png = tmp.resolve("grey.png").toString();
+    javax.imageio.ImageIO.write(new java.awt.image.BufferedImage(28, 28,
+        java.awt.image.BufferedImage.TYPE_BYTE_GRAY), "png", new java.io.File(png));
+    for (String[] args : List.of(
+        new String[] {"eval", "--run", nanRun.toString()},
+        new String[] {"predict", "--run", nanRun.toString(), png},
+        new String[] {"emit", "--weights", nanFile.toString(), "--out", tmp.resolve("nan-emit").toString()},
+        new String[] {"train", "--resume", nanRun.toString(), "--steps", "3"})) {
+      Result r = TrainingCliTest.run(args);
+      String what = String.join(" ", args) + " -> " + r.err();
+      TrainingCliTest.assertOneLineError(r, nanFile.toString());
+      assertTrue(r.errLine().contains("tensor '" + param + "' holds a non-finite value (element 3 is NaN)"), what);
+    }
+    assertEquals(2, Checkpoint.read(nanFile).step(), "resume wrote nothing");
+    // NaN only in the optimizer state: the weights are usable, but training cannot continue from that state.
+    Path nanState = withValue(run, "nan-state", state, Double.POSITIVE_INFINITY);
+    assertEquals(0, TrainingCliTest.run("eval", "--run", nanState.toString()).code());
+    Result resume = TrainingCliTest.run("train", "--resume", nanState.toString(), "--steps", "3");
+    TrainingCliTest.assertOneLineError(resume, nanState.resolve(Checkpoint.FILE_NAME).toString());
+    assertTrue(resume.errLine().contains("tensor '" + state + "' holds a non-finite value (element 3 is Infinity)"),
+        resume.err());
+    // A plain safetensors file given to --weights.
+    SafetensorsFile good = Safetensors.read(run.resolve(Checkpoint.FILE_NAME));
+    Map<String, Tensor> params = new LinkedHashMap<>();
+    good.tensors().forEach((n, t) -> {
+      if (!n.startsWith(param + ".") && names.stream().noneMatch(p -> n.startsWith(p + ".") && !p.equals(n))) {
+        params.put(n, t);
+      }
+    });
+    Tensor t = params.get(param);
+    double[] d = t.data().clone();
+    d[0] = Double.NEGATIVE_INFINITY;
+    params.put(param, new Tensor(t.dtype(), t.shape(), d));
+    Path plain = tmp.resolve("inf.safetensors");
+    Safetensors.write(plain, params, Map.of());
+    Result emit = TrainingCliTest.run("emit", "--weights", plain.toString(), "--out", tmp.resolve("inf").toString());
+    TrainingCliTest.assertOneLineError(emit, plain.toString());
+    assertTrue(emit.errLine().contains("tensor '" + param + "' holds a non-finite value (element 0 is -Infinity)"),
+        emit.err());
+  }
+
+  @Test
+  void emitAcceptsATrainingCheckpointAsWeightsIgnoringItsOptimizerState() throws IOException {
+    Path run = tmp.resolve("for-emit");
+    assertEquals(0, train(run).code());
+    Path out = tmp.resolve("emitted");
+    Result r = TrainingCliTest.run("emit", "--weights", run.resolve(Checkpoint.FILE_NAME).toString(),
+        "--inference-only", "--out", out.toString());
+    assertEquals(0, r.code(), r.err());
+    // The emitted model carries exactly the checkpoint's parameters.
+    StateDict expected = Checkpoint.read(run.resolve(Checkpoint.FILE_NAME)).parameters(
+        org.twicing.models.zoo.Zoo.build("vit-fmnist", org.twicing.models.zoo.PresetOptions.defaults()));
+    org.twicing.codegen.onnx.OnnxProtos.ModelProto m = org.twicing.codegen.inspect.ModelSummary.readModel(
+        out.resolve("model.onnx"));
+    int checked = 0;
+    for (var init : m.getGraph().getInitializerList()) {
+      Tensor want = expected.get(init.getName());
+      if (want != null) {
+        java.nio.FloatBuffer got = init.getRawData().asReadOnlyByteBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN)
+            .asFloatBuffer();
+        for (int i = 0; i < want.data().length; i++) {
+          assertEquals((float) want.data()[i], got.get(i), 0f, init.getName());
+        }
+        checked++;
+      }
+    }
+    assertEquals(expected.asMap().size(), checked);
   }
 }
