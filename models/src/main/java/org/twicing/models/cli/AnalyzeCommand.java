@@ -33,7 +33,8 @@ import picocli.CommandLine.Spec;
     description = {"Analyse a trained image (ViT) run on the first N Fashion-MNIST test images: clean accuracy, "
         + "accuracy under Gaussian noise and FGSM/PGD attacks (L-infinity, in normalised pixel space, no clipping "
         + "to the pixel range), and with --oversmoothing the mean off-diagonal cosine similarity of the token "
-        + "vectors output by each block.", "", "Needs RUN/checkpoint.safetensors. Also writes RUN/analysis.json."})
+        + "vectors output by each block.", "", "Needs RUN/checkpoint.safetensors. Prints the results, then writes them "
+        + "to RUN/analysis.json (or --out)."})
 public final class AnalyzeCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
@@ -79,6 +80,10 @@ public final class AnalyzeCommand implements Callable<Integer> {
   @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "Intra-op threads (default 0: "
       + "one per available processor).")
   int threads;
+
+  @Option(names = "--out", paramLabel = "FILE.json", description = "Where to write the report (default "
+      + "RUN/analysis.json).")
+  Path reportFile;
 
   @Override
   public Integer call() {
@@ -126,8 +131,17 @@ public final class AnalyzeCommand implements Callable<Integer> {
       header.put("attention", AnalysisReport.quote(String.valueOf(model.attentionKinds())));
       header.put("step", Long.toString(step));
       header.put("data", AnalysisReport.quote(td.describe()));
-      Path out = run.resolve(AnalysisReport.FILE_NAME);
-      AnalysisReport.writeAtomically(out, report.toJson(header));
+      // The results are on the terminal before the report is written, so a read-only run loses nothing.
+      w.flush();
+      Path out = reportFile != null ? reportFile : run.resolve(AnalysisReport.FILE_NAME);
+      try {
+        AnalysisReport.writeAtomically(out, report.toJson(header));
+      } catch (IOException e) {
+        String why = CliException.describe(e);
+        throw new CliException("cannot write the report " + out + " (the results are printed above): "
+            + (why.startsWith(out.toString()) ? why.substring(out.toString().length()).replaceFirst("^: ", "")
+                : why), e);
+      }
       w.println("wrote " + out);
       w.flush();
       return 0;

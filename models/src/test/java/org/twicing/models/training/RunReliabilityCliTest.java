@@ -192,4 +192,25 @@ class RunReliabilityCliTest {
     }
     assertEquals(expected.asMap().size(), checked);
   }
+
+  @Test
+  void analyzePrintsItsResultsAndFailsOnlyOnTheWriteNamingTheFile() throws IOException {
+    Path run = tmp.resolve("analyzed");
+    assertEquals(0, train(run).code());
+    // An unwritable report path (as root, permissions do not stop writes: a directory in the way does).
+    Files.createDirectories(run.resolve("analysis.json").resolve("in-the-way"));
+    Result r = TrainingCliTest.run("analyze", "--run", run.toString(), "--examples", "8", "--batch", "8",
+        "--threads", "1");
+    Path report = run.resolve("analysis.json");
+    TrainingCliTest.assertOneLineError(r, report.toString());
+    assertTrue(r.errLine().contains("cannot write the report " + report), r.err());
+    assertTrue(r.out().matches("(?s).*clean accuracy +\\d\\.\\d{4}\n.*"), r.out());
+    // --out puts the report elsewhere.
+    Path elsewhere = tmp.resolve("report.json");
+    Result ok = TrainingCliTest.run("analyze", "--run", run.toString(), "--examples", "8", "--batch", "8",
+        "--threads", "1", "--out", elsewhere.toString());
+    assertEquals(0, ok.code(), ok.err());
+    assertTrue(Files.readString(elsewhere).contains("\"clean_accuracy\""), Files.readString(elsewhere));
+    assertTrue(ok.out().contains("wrote " + elsewhere), ok.out());
+  }
 }
