@@ -63,7 +63,24 @@ public final class TwicingCli {
 
   /** Runs {@code args} and returns the exit code, without calling {@link System#exit}. */
   public static int run(String... args) {
-    return commandLine().execute(args);
+    return execute(commandLine(), args);
+  }
+
+  /**
+   * Runs {@code args} on {@code cl}; an {@link OutOfMemoryError} (which picocli does not handle) becomes one line
+   * with the way to give the JVM more memory, instead of a stack trace.
+   */
+  public static int execute(CommandLine cl, String... args) {
+    try {
+      return cl.execute(args);
+    } catch (OutOfMemoryError e) {
+      java.io.PrintWriter err = cl.getErr();
+      err.println("twicing: error: out of memory (" + e.getMessage() + ", JVM limit "
+          + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB); give the JVM more with -Xmx, e.g. "
+          + "TWICING_JAVA_OPTS=-Xmx16g ./twicing ..., or use a smaller --batch");
+      err.flush();
+      return EXIT_FAILURE;
+    }
   }
 
   /** Entry point used by the {@code twicing} launcher script. */
