@@ -245,7 +245,14 @@ public final class TrainCommand implements Callable<Integer> {
           settings.spec().optimizer().describe(), settings.lrSchedule().encode(), runOn.provider(), intraOp, runDir);
     }
     w.flush();
-    TrainResult r = new Trainer(cfg.build()).train(source);
+    TrainResult r = StopOnSignal.train(new Trainer(cfg.build()), source, stopped -> {
+      w.printf(Locale.ROOT, "stopped by a signal after step %d of %d; wrote %s; continue with: twicing train "
+          + "--resume %s%n", stopped.endStep(), total, stopped.checkpoint(), runDir);
+      w.flush();
+    });
+    if (r.stopped()) {
+      return TwicingCli.EXIT_FAILURE; // the process exits with the signal's status (130 or 143) regardless
+    }
     w.println(evaluation.summary(r.finalMetrics()));
     w.println("data source: " + td.describe());
     w.printf(Locale.ROOT, "trained steps %d..%d in %.1f s (%.1f samples/s); wrote %s, %s, %s, %s%n",

@@ -58,6 +58,8 @@ public final class Trainer {
   private static final int THROUGHPUT_WINDOW = 20;
 
   private final TrainerConfig cfg;
+  /** Set from another thread (a signal's shutdown hook); read between steps. */
+  private volatile boolean stopRequested;
 
   /** A trainer for {@code config}. */
   public Trainer(TrainerConfig config) {
@@ -77,6 +79,15 @@ public final class Trainer {
    */
   public TrainResult train(BatchSource source) throws IOException {
     return new Run(source).execute();
+  }
+
+  /**
+   * Asks a running {@link #train} to stop after the step in progress: it writes the checkpoint there (unless one
+   * was just written), skips the final model and evaluation, and returns a result with {@link TrainResult#stopped()}.
+   * Safe to call from any thread, e.g. a shutdown hook run on SIGINT or SIGTERM.
+   */
+  public void requestStop() {
+    stopRequested = true;
   }
 
   /** One invocation's mutable state. */
@@ -155,7 +166,12 @@ public final class Trainer {
         if (step < cfg.stopAt()) {
           prefetcher.request();
         }
+        boolean stopped = false;
         while (step < cfg.stopAt()) {
+          if (stopRequested) {
+            stopped = true;
+            break;
+          }
           long t0 = System.nanoTime();
           long s = step + 1;
           Prefetcher.Prepared batch = prefetcher.take();
@@ -235,6 +251,12 @@ public final class Trainer {
         }
         metrics.flush();
         bar.finish();
+        if (stopped) {
+          if (step > 0 && lastCheckpointStep != step) {
+            writeCheckpoint();
+          }
+          return result(startStep, step, losses, runSamples, stepNanos, wall0, true);
+        }
         if (startStep == step && runner != null) {
           // Nothing left to train (resumed at the end): still report the model's metrics.
           Map<String, Number> rec = new LinkedHashMap<>();
@@ -249,12 +271,17 @@ public final class Trainer {
       } finally {
         releaseOwner();
       }
+      return result(startStep, step, losses, runSamples, stepNanos, wall0, false);
+    }
+
+    private TrainResult result(long startStep, long endStep, List<Float> losses, long runSamples, long stepNanos,
+        long wall0, boolean stopped) {
       float[] l = new float[losses.size()];
       for (int i = 0; i < l.length; i++) {
         l[i] = losses.get(i);
       }
-      return new TrainResult(startStep, step, l, lastEval, runSamples, stepNanos / 1e9,
-          (System.nanoTime() - wall0) / 1e9, runDir);
+      return new TrainResult(startStep, endStep, l, lastEval, runSamples, stepNanos / 1e9,
+          (System.nanoTime() - wall0) / 1e9, runDir, stopped);
     }
 
     /** Sets up the initial tensors, fresh or from the resume checkpoint; returns host weights for graph building. */

@@ -137,4 +137,35 @@ class RunDirectoryTest {
     assertTrue(printed().contains(leftover.getFileName().toString())
         && printed().contains(modelLeftover.getFileName().toString()), printed());
   }
+
+  @Test
+  void aRequestedStopFinishesTheStepWritesTheCheckpointAndResumesExactly() throws IOException {
+    Path full = tmp.resolve("full");
+    TrainResult reference = new Trainer(config(full, 12).build()).train(new TinyVit.Source(4));
+    Path run = tmp.resolve("stopped");
+    Trainer[] trainer = new Trainer[1];
+    BatchSource stopsAtFive = new TinyVit.Source(4) {
+      private int calls;
+
+      @Override
+      public Batch next() {
+        if (++calls == 5) {
+          trainer[0].requestStop(); // as a signal would, while step 5 is under way
+        }
+        return super.next();
+      }
+    };
+    trainer[0] = new Trainer(config(run, 12).checkpointEvery(100).prefetch(false).finalArtifacts(true).build());
+    TrainResult r = trainer[0].train(stopsAtFive);
+    assertTrue(r.stopped());
+    assertEquals(5, r.endStep());
+    assertEquals(5, Checkpoint.read(run.resolve(Checkpoint.FILE_NAME)).step());
+    assertEquals(5, MetricsLog.read(run.resolve(MetricsLog.FILE_NAME)).size());
+    assertFalse(Files.exists(run.resolve(Trainer.MODEL_FILE)), "no final model for a stopped run");
+    TrainResult rest = new Trainer(config(run, 12).resumeFrom(run.resolve(Checkpoint.FILE_NAME)).build())
+        .train(new TinyVit.Source(4));
+    assertFalse(rest.stopped());
+    org.junit.jupiter.api.Assertions.assertArrayEquals(java.util.Arrays.copyOfRange(reference.losses(), 5, 12),
+        rest.losses(), 0f);
+  }
 }
