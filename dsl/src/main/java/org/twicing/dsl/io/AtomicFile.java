@@ -64,7 +64,9 @@ public final class AtomicFile {
    */
   public static IOException naming(Path target, IOException e) {
     String msg = e.getMessage();
-    if (msg != null && msg.contains(target.toString()) || e instanceof java.nio.file.FileSystemException) {
+    // Only a bare IOException (how the JDK reports ENOSPC and EIO) is wrapped; subclasses carry meaning callers
+    // test for (ClosedByInterruptException, FileSystemException naming its file), so they pass unchanged.
+    if (e.getClass() != IOException.class || msg != null && msg.contains(target.toString())) {
       return e;
     }
     return new IOException("cannot write " + target + ": " + (msg == null ? e.getClass().getSimpleName() : msg), e);

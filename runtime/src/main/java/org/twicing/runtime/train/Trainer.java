@@ -48,6 +48,10 @@ import org.twicing.runtime.Tensors;
  * {@code RUN/model.onnx} (trained weights as initializers) and {@code RUN/curves.png}. A NaN or infinite loss, or
  * non-finite parameters at a checkpoint, stop training with a {@link TrainingDivergedException} without writing
  * the bad state. Resuming from a checkpoint continues exactly (bit-for-bit on one intra-op thread, without dropout).
+ *
+ * <p>A run owns its directory: {@link RunLock} is held for the whole call, and a directory holding another run's
+ * files is refused unless the run resumes its checkpoint or {@link TrainerConfig#overwrite()} is set
+ * ({@link RunDirectory}). {@link #requestStop()} ends a call early with a checkpoint, e.g. on a signal.
  */
 public final class Trainer {
   /** The trained model's file name inside the run directory. */
