@@ -11,6 +11,9 @@ import java.util.EnumSet;
 public final class ProviderUnavailableException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
+  /** The last sentence of every message, for library callers; command lines say what their flag is instead. */
+  public static final String FALLBACK_HINT = "Set fallback=true in SessionOptionsSpec to run on cpu instead.";
+
   private final ExecutionProvider requested;
   private final String available;
 
@@ -18,6 +21,12 @@ public final class ProviderUnavailableException extends RuntimeException {
     super(message, cause);
     this.requested = requested;
     this.available = available;
+  }
+
+  /** The message without {@link #FALLBACK_HINT}: what was asked for, what is missing and why. */
+  public String reason() {
+    String m = getMessage();
+    return m.endsWith(" " + FALLBACK_HINT) ? m.substring(0, m.length() - FALLBACK_HINT.length() - 1) : m;
   }
 
   /** The provider that was asked for. */
@@ -46,7 +55,7 @@ public final class ProviderUnavailableException extends RuntimeException {
     }
     return new ProviderUnavailableException(requested, avail, "execution provider " + requested
         + " was requested but this ONNX Runtime build offers only [" + avail + "]: " + why
-        + ". Set fallback=true in SessionOptionsSpec to run on cpu instead.", null);
+        + ". " + FALLBACK_HINT, null);
   }
 
   /** The provider is compiled in, but ONNX Runtime failed to set it up (libraries, device, or bad options). */
@@ -58,7 +67,7 @@ public final class ProviderUnavailableException extends RuntimeException {
         + avail + "]) but could not be started with options " + options + ": " + cause.getMessage()
         + ". Check that " + libraries(requested) + " are on the library path (LD_LIBRARY_PATH), that a GPU is"
         + " visible (CUDA_VISIBLE_DEVICES, device_id), and that the option names are valid for " + requested
-        + ". Set fallback=true in SessionOptionsSpec to run on cpu instead.", cause);
+        + ". " + FALLBACK_HINT, cause);
   }
 
   private static String libraries(ExecutionProvider p) {

@@ -10,6 +10,13 @@ import java.util.Map;
 public final class EmitOptions {
   /** The default opset: 17 has LayerNormalization and is what ONNX Runtime and TensorRT support broadly. */
   public static final int DEFAULT_OPSET = 17;
+  /**
+   * The newest opset written: the last one {@link #irVersionFor} has an IR version for (IR 11 carries up to opset
+   * 23); ONNX Runtime warns that newer stamps are "under development".
+   */
+  public static final int MAX_OPSET = 23;
+  /** The oldest opset written: 17 has LayerNormalization. */
+  public static final int MIN_OPSET = 17;
   /** The default IR version, the one that goes with opset 17. */
   public static final int DEFAULT_IR_VERSION = 8;
 
@@ -28,9 +35,15 @@ public final class EmitOptions {
     this.producerName = b.producerName;
     this.producerVersion = b.producerVersion;
     this.docString = b.docString;
-    this.metadata = Map.copyOf(b.metadata);
-    if (opset < 17) {
+    // Sorted: Map.copyOf iterates in an order that changes from one JVM to the next, and the metadata is written
+    // in iteration order, so two identical emits would differ byte for byte.
+    this.metadata = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(b.metadata));
+    if (opset < MIN_OPSET) {
       throw new IllegalArgumentException("opset " + opset + " is too old: LayerNormalization needs opset >= 17");
+    }
+    if (opset > MAX_OPSET) {
+      throw new IllegalArgumentException("opset " + opset + " is not supported: expected " + MIN_OPSET + " to "
+          + MAX_OPSET);
     }
     if (irVersion < 8) {
       throw new IllegalArgumentException("IR version " + irVersion + " is too old for opset 17 (needs >= 8)");

@@ -66,7 +66,10 @@ public final class ModelWriter {
           b.setTrainingInfo(i, ti);
         }
         out = b.build();
-      } catch (IOException | RuntimeException e) {
+      } catch (IOException e) {
+        Files.deleteIfExists(tmpData);
+        throw org.twicing.dsl.io.AtomicFile.naming(dataFile, e);
+      } catch (RuntimeException e) {
         Files.deleteIfExists(tmpData);
         throw e;
       }
@@ -88,6 +91,9 @@ public final class ModelWriter {
       Files.deleteIfExists(tmp);
       if (tmpData != null) {
         Files.deleteIfExists(tmpData);
+      }
+      if (e instanceof IOException io) {
+        throw org.twicing.dsl.io.AtomicFile.naming(file, io);
       }
       throw e;
     }

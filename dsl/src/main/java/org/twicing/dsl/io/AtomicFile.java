@@ -50,6 +50,8 @@ public final class AtomicFile {
         content.writeTo(out);
         // Force before the rename: otherwise a crash could leave the new name pointing at unwritten blocks.
         out.force(true);
+      } catch (IOException e) {
+        throw naming(target, e);
       }
       try {
         Files.move(temp, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -64,6 +66,20 @@ public final class AtomicFile {
         Files.deleteIfExists(temp);
       }
     }
+  }
+
+  /**
+   * {@code e} with the target named: the JDK reports a full disk or an I/O error as just "No space left on device",
+   * which does not say which file could not be written.
+   */
+  public static IOException naming(Path target, IOException e) {
+    String msg = e.getMessage();
+    // Only a bare IOException (how the JDK reports ENOSPC and EIO) is wrapped; subclasses carry meaning callers
+    // test for (ClosedByInterruptException, FileSystemException naming its file), so they pass unchanged.
+    if (e.getClass() != IOException.class || msg != null && msg.contains(target.toString())) {
+      return e;
+    }
+    return new IOException("cannot write " + target + ": " + (msg == null ? e.getClass().getSimpleName() : msg), e);
   }
 
   /**

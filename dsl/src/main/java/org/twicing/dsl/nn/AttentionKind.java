@@ -9,6 +9,9 @@ import org.twicing.dsl.ir.Value;
  * {@code V} [.., N, d] into its output. New kinds are a few lines: implement {@link #mix}.
  */
 public interface AttentionKind {
+  /** The highest order K of {@code twicingK}: each order adds a matrix product per head, and 16 is far past use. */
+  int MAX_ORDER = 16;
+
   /** The kind's name, recorded in model metadata ({@code softmax}, {@code twicing}, ...). */
   String name();
 
@@ -64,8 +67,8 @@ public interface AttentionKind {
    * k = 1 is softmax attention, k = 2 is twicing.
    */
   static AttentionKind higherOrder(int k) {
-    if (k < 1) {
-      throw new IllegalArgumentException("higher-order twicing needs k >= 1, got " + k);
+    if (k < 1 || k > MAX_ORDER) {
+      throw new IllegalArgumentException("higher-order twicing needs 1 <= k <= " + MAX_ORDER + ", got " + k);
     }
     return new AttentionKind() {
       @Override
@@ -122,10 +125,11 @@ public interface AttentionKind {
     if (s.equals("twicing")) {
       return TWICING;
     }
-    if (s.matches("twicing[0-9]+")) {
+    // At most three digits, no leading zero: a huge K would build a graph of K matrix products per layer.
+    if (s.matches("twicing[1-9][0-9]{0,2}") && Integer.parseInt(s.substring(7)) <= MAX_ORDER) {
       return higherOrder(Integer.parseInt(s.substring(7)));
     }
     throw new IllegalArgumentException("unknown attention kind '" + s
-        + "' (expected softmax, twicing, twicing-learned or twicingK)");
+        + "' (expected softmax, twicing, twicing-learned or twicingK with K from 1 to " + MAX_ORDER + ")");
   }
 }

@@ -32,12 +32,13 @@ public final class StateDict {
 
   /**
    * Weights for {@code model} taken from {@code source} (e.g. a safetensors file named {@code origin}): every
-   * parameter must be present with its shape; unknown tensors are errors. All errors are listed, each naming the
-   * tensor.
+   * parameter must be present with its shape and finite values; unknown tensors are errors. Errors name the
+   * tensor; up to five are listed, then their count.
    */
   public static StateDict load(Module model, Map<String, Tensor> source, String origin) {
     LinkedHashMap<String, Tensor> m = new LinkedHashMap<>();
     List<String> problems = new ArrayList<>();
+    String nonFinite = null;
     java.util.Set<String> known = new java.util.HashSet<>();
     for (Param p : model.parameters()) {
       known.add(p.name());
@@ -51,6 +52,16 @@ public final class StateDict {
         problems.add("tensor '" + p.name() + "' has dtype " + t.dtype() + ", expected a float type");
       } else {
         m.put(p.name(), t.dtype() == DType.FLOAT32 ? t : t.cast(DType.FLOAT32));
+        if (nonFinite == null) {
+          double[] d = t.data();
+          for (int i = 0; i < d.length; i++) {
+            if (!Double.isFinite(d[i])) {
+              nonFinite = "tensor '" + p.name() + "' holds a non-finite value (element " + i + " is "
+                  + (float) d[i] + ")";
+              break;
+            }
+          }
+        }
       }
     }
     for (String name : source.keySet()) {
@@ -59,8 +70,14 @@ public final class StateDict {
       }
     }
     if (!problems.isEmpty()) {
-      throw new IllegalArgumentException("weights in " + origin + " do not fit the model: "
-          + String.join("; ", problems));
+      // A file of another model can hold thousands of tensors: a few examples say enough.
+      String listed = String.join("; ", problems.subList(0, Math.min(5, problems.size())))
+          + (problems.size() > 5 ? "; and " + (problems.size() - 5) + " more" : "");
+      throw new IllegalArgumentException("weights in " + origin + " do not fit the model: " + listed);
+    }
+    if (nonFinite != null) {
+      // NaN or infinite weights only ever produce NaN outputs; they come from a run that diverged.
+      throw new IllegalArgumentException(origin + ": " + nonFinite + "; these weights are unusable");
     }
     return new StateDict(m);
   }

@@ -32,8 +32,9 @@ import picocli.CommandLine.Spec;
     sortOptions = false,
     description = {"Analyse a trained image (ViT) run on the first N Fashion-MNIST test images: clean accuracy, "
         + "accuracy under Gaussian noise and FGSM/PGD attacks (L-infinity, in normalised pixel space, no clipping "
-        + "to the pixel range; with --pixel-space in [0, 1] pixel units, clipped), and with --oversmoothing the mean off-diagonal cosine similarity of the token "
-        + "vectors output by each block.", "", "Needs RUN/checkpoint.safetensors. Also writes RUN/analysis.json."})
+        + "to the pixel range; with --pixel-space in [0, 1] pixel units, clipped), and with --oversmoothing the "
+        + "mean off-diagonal cosine similarity of the token vectors output by each block.", "", "Needs "
+        + "RUN/checkpoint.safetensors. Prints the results, then writes them to RUN/analysis.json (or --out)."})
 public final class AnalyzeCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
@@ -84,6 +85,10 @@ public final class AnalyzeCommand implements Callable<Integer> {
       + "one per available processor).")
   int threads;
 
+  @Option(names = "--out", paramLabel = "FILE.json", description = "Where to write the report (default "
+      + "RUN/analysis.json).")
+  Path reportFile;
+
   @Override
   public Integer call() {
     PrintWriter w = spec.commandLine().getOut();
@@ -131,8 +136,17 @@ public final class AnalyzeCommand implements Callable<Integer> {
       header.put("step", Long.toString(step));
       header.put("units", AnalysisReport.quote(pixelSpace ? "pixel, clipped to [0, 1]" : "normalised, unclipped"));
       header.put("data", AnalysisReport.quote(td.describe()));
-      Path out = run.resolve(AnalysisReport.FILE_NAME);
-      AnalysisReport.writeAtomically(out, report.toJson(header));
+      // The results are on the terminal before the report is written, so a read-only run loses nothing.
+      w.flush();
+      Path out = reportFile != null ? reportFile : run.resolve(AnalysisReport.FILE_NAME);
+      try {
+        AnalysisReport.writeAtomically(out, report.toJson(header));
+      } catch (IOException e) {
+        String why = CliException.describe(e);
+        throw new CliException("cannot write the report " + out + " (the results are printed above): "
+            + (why.startsWith(out.toString()) ? why.substring(out.toString().length()).replaceFirst("^: ", "")
+                : why), e);
+      }
       w.println("wrote " + out);
       w.flush();
       return 0;

@@ -35,6 +35,12 @@ public class CliException extends RuntimeException {
    * just the path) the path plus what went wrong.
    */
   public static String describe(Throwable e) {
+    for (Throwable c = e; c != null; c = c.getCause()) {
+      if (c instanceof org.twicing.runtime.ProviderUnavailableException p) {
+        // The library's hint names a Java API; on the command line the switch is a flag.
+        return p.reason() + " Give --fallback to run on cpu instead.";
+      }
+    }
     if (e instanceof java.nio.file.FileSystemException fse) {
       StringBuilder sb = new StringBuilder(String.valueOf(fse.getFile()));
       if (fse.getOtherFile() != null) {

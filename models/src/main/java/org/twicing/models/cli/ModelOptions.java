@@ -7,6 +7,7 @@ import org.twicing.dsl.nn.StateDict;
 import org.twicing.dsl.nn.TaskModel;
 import org.twicing.models.zoo.PresetOptions;
 import org.twicing.models.zoo.Zoo;
+import org.twicing.runtime.train.Checkpoint;
 import picocli.CommandLine.Option;
 
 /** The model-selection options every model command shares: preset, attention overrides, seed, weights. */
@@ -34,7 +35,8 @@ public final class ModelOptions {
   long seed;
 
   @Option(names = "--weights", paramLabel = "FILE.safetensors",
-      description = "Load parameters (timm/nanoGPT names) from a safetensors file instead of initialising them.")
+      description = "Load parameters (timm/nanoGPT names) from a safetensors file, or a training checkpoint (its "
+          + "optimizer state is ignored), instead of initialising them.")
   Path weights;
 
   /** The preset options these flags describe. */
@@ -70,6 +72,14 @@ public final class ModelOptions {
       return StateDict.initialize(m, seed);
     }
     try {
+      boolean checkpoint;
+      try (var r = Safetensors.open(weights)) {
+        checkpoint = Checkpoint.FORMAT.equals(r.metadata().get(Checkpoint.KEY_FORMAT));
+      }
+      if (checkpoint) {
+        // A training checkpoint holds the parameters plus optimizer state; the state is not part of a model.
+        return Checkpoint.read(weights).parameters(m);
+      }
       return StateDict.load(m, Safetensors.read(weights).tensors(), weights.toString());
     } catch (IOException | RuntimeException e) {
       String msg = CliException.describe(e);

@@ -21,6 +21,7 @@ import org.twicing.models.training.TrainingData;
 import org.twicing.runtime.SessionOptionsSpec;
 import org.twicing.runtime.train.BatchSource;
 import org.twicing.runtime.train.Checkpoint;
+import org.twicing.runtime.train.RunDirectory;
 import org.twicing.runtime.train.TrainResult;
 import org.twicing.runtime.train.Trainer;
 import org.twicing.runtime.train.TrainerConfig;
@@ -133,6 +134,10 @@ public final class TrainCommand implements Callable<Integer> {
       + "of --resume).")
   Path out;
 
+  @Option(names = "--overwrite", description = "Delete the files of a previous run in --out instead of refusing to "
+      + "train there.")
+  boolean overwrite;
+
   @Override
   public Integer call() {
     PrintWriter w = spec.commandLine().getOut();
@@ -144,6 +149,15 @@ public final class TrainCommand implements Callable<Integer> {
     }
     if (steps != null && steps <= 0) {
       throw new CliException("--steps must be positive, got " + steps, null, TwicingCli.EXIT_USAGE);
+    }
+    if (out != null && !overwrite) {
+      // Early, before any data is loaded; the trainer checks again under the run's lock.
+      try {
+        RunDirectory.requireFree(out, resume == null ? null
+            : Files.isDirectory(resume) ? resume.resolve(Checkpoint.FILE_NAME) : resume);
+      } catch (IOException e) {
+        throw new CliException(e.getMessage(), e, TwicingCli.EXIT_USAGE);
+      }
     }
     try {
       return train(w);
@@ -207,7 +221,7 @@ public final class TrainCommand implements Callable<Integer> {
     SessionOptionsSpec options = runOn.spec();
     TrainerConfig.Builder cfg = TrainerConfig.builder(m).spec(settings.spec()).schedule(settings.lrSchedule())
         .steps(total).seed(s).runDir(runDir).sessionOptions(options).evaluator(evaluation).evalEvery(ev)
-        .checkpointEvery(ck).metadata(settings.toMetadata()).out(w)
+        .checkpointEvery(ck).metadata(settings.toMetadata()).out(w).overwrite(overwrite)
         .title(preset + " (" + attentionSummary(m) + ") on " + (td.isImages() ? "Fashion-MNIST" : dataSpec));
     if (stopAt != null) {
       cfg.stopAt(stopAt);
@@ -231,7 +245,14 @@ public final class TrainCommand implements Callable<Integer> {
           settings.spec().optimizer().describe(), settings.lrSchedule().encode(), runOn.provider(), intraOp, runDir);
     }
     w.flush();
-    TrainResult r = new Trainer(cfg.build()).train(source);
+    TrainResult r = StopOnSignal.train(new Trainer(cfg.build()), source, stopped -> {
+      w.printf(Locale.ROOT, "stopped by a signal after step %d of %d; wrote %s; continue with: twicing train "
+          + "--resume %s%n", stopped.endStep(), total, stopped.checkpoint(), runDir);
+      w.flush();
+    });
+    if (r.stopped()) {
+      return TwicingCli.EXIT_FAILURE; // the process exits with the signal's status (130 or 143) regardless
+    }
     w.println(evaluation.summary(r.finalMetrics()));
     w.println("data source: " + td.describe());
     w.printf(Locale.ROOT, "trained steps %d..%d in %.1f s (%.1f samples/s); wrote %s, %s, %s, %s%n",

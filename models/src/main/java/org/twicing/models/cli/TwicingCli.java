@@ -60,12 +60,31 @@ public final class TwicingCli {
     cl.setExecutionExceptionHandler(new CliErrorHandler());
     cl.setParameterExceptionHandler(new CliUsageErrorHandler());
     cl.setExitCodeExceptionMapper(e -> e instanceof CliException ce ? ce.exitCode() : EXIT_FAILURE);
+    // Option values are range-checked before any command runs, so a bad value never loads data first.
+    cl.setExecutionStrategy(OptionChecks.before(new CommandLine.RunLast()));
     return cl;
   }
 
   /** Runs {@code args} and returns the exit code, without calling {@link System#exit}. */
   public static int run(String... args) {
-    return commandLine().execute(args);
+    return execute(commandLine(), args);
+  }
+
+  /**
+   * Runs {@code args} on {@code cl}; an {@link OutOfMemoryError} (which picocli does not handle) becomes one line
+   * with the way to give the JVM more memory, instead of a stack trace.
+   */
+  public static int execute(CommandLine cl, String... args) {
+    try {
+      return cl.execute(args);
+    } catch (OutOfMemoryError e) {
+      java.io.PrintWriter err = cl.getErr();
+      err.println("twicing: error: out of memory (" + e.getMessage() + ", JVM limit "
+          + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB); give the JVM more with -Xmx, e.g. "
+          + "TWICING_JAVA_OPTS=-Xmx16g ./twicing ..., or use a smaller --batch");
+      err.flush();
+      return EXIT_FAILURE;
+    }
   }
 
   /** Entry point used by the {@code twicing} launcher script. */

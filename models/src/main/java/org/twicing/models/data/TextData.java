@@ -94,6 +94,10 @@ public final class TextData {
       if (text.length == 0) {
         throw new IOException(source + ": the text file is empty");
       }
+    } else if (Files.exists(path)) {
+      // A device such as /dev/zero, a pipe or a socket: it exists, but has no end to read up to.
+      throw new IOException(path + ": not a regular file or directory (from spec " + source + "); text data must "
+          + "be a UTF-8 file or a directory of them");
     } else {
       throw new NoSuchFileException(path.toString(), null, "text data path does not exist (from spec "
           + source + ")");

@@ -264,6 +264,7 @@ public final class Checkpoint {
    */
   public Map<String, OnnxTensor> trainingTensors(TaskModel model, TrainingSpec spec) {
     requireFits(model, spec);
+    requireFinite();
     Map<String, OnnxTensor> out = new LinkedHashMap<>();
     try {
       for (Param p : model.parameters()) {
@@ -276,6 +277,23 @@ public final class Checkpoint {
     } catch (RuntimeException e) {
       out.values().forEach(OnnxTensor::close);
       throw e;
+    }
+  }
+
+  /**
+   * Checks that every float32 tensor (parameters and optimizer state) is finite: resuming from NaN or infinite
+   * state would only continue a diverged run.
+   *
+   * @throws CheckpointMismatchException naming the file and the first non-finite tensor
+   */
+  public void requireFinite() {
+    Map<String, Data> data = new LinkedHashMap<>();
+    entries.forEach((name, e) -> data.put(name, new Data(e.dtype(), e.shape(), raw.get(name).duplicate())));
+    String bad = firstNonFinite(data);
+    if (bad != null) {
+      String tensor = bad.substring(1, bad.indexOf('\'', 1));
+      throw new CheckpointMismatchException(file, tensor, file + ": tensor " + bad.replaceFirst("' \\(",
+          "' holds a non-finite value (") + "; the checkpoint holds a diverged state and cannot be used");
     }
   }
 

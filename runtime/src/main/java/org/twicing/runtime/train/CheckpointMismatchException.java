@@ -4,8 +4,8 @@ import java.nio.file.Path;
 import java.util.Optional;
 
 /**
- * A checkpoint that does not fit the model (or training setup) it is loaded for; the message names the file and,
- * where one tensor is at fault, the tensor.
+ * A checkpoint that does not fit the model (or training setup) it is loaded for, or holds non-finite values; the
+ * message names the file and, where one tensor is at fault, the tensor.
  */
 public final class CheckpointMismatchException extends IllegalArgumentException {
   private static final long serialVersionUID = 1L;

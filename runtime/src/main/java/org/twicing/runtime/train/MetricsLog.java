@@ -22,9 +22,11 @@ public final class MetricsLog implements Closeable {
   /** The file name inside a run directory. */
   public static final String FILE_NAME = "metrics.jsonl";
 
+  private final Path file;
   private final BufferedWriter out;
 
-  private MetricsLog(BufferedWriter out) {
+  private MetricsLog(Path file, BufferedWriter out) {
+    this.file = file;
     this.out = out;
   }
 
@@ -36,7 +38,13 @@ public final class MetricsLog implements Closeable {
   public static MetricsLog open(Path file, long keepThroughStep) throws IOException {
     List<String> kept = new ArrayList<>();
     if (keepThroughStep > 0 && Files.exists(file)) {
-      for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+      List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+      int last = lines.size() - 1;
+      while (last >= 0 && lines.get(last).isBlank()) {
+        last--;
+      }
+      for (int i = 0; i <= last; i++) {
+        String line = lines.get(i);
         if (line.isBlank()) {
           continue;
         }
@@ -44,7 +52,12 @@ public final class MetricsLog implements Closeable {
         try {
           m = parseLine(line);
         } catch (IllegalArgumentException e) {
-          break; // a torn last line from a crash
+          if (i == last) {
+            break; // a torn last line from a crash mid-write: the only damage a crash can cause
+          }
+          // Anything else is damage the log cannot explain; dropping what follows would lose records silently.
+          throw new IOException(file + ": line " + (i + 1) + ": " + e.getMessage() + " (only a torn last line can "
+              + "be dropped; repair or remove this line to resume)", e);
         }
         Double step = m.get("step");
         if (step != null && step <= keepThroughStep) {
@@ -59,23 +72,40 @@ public final class MetricsLog implements Closeable {
         ch.write(b);
       }
     });
-    return new MetricsLog(Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.APPEND));
+    return new MetricsLog(file, Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.APPEND));
   }
 
   /** Appends one record (values: numbers; null or non-finite numbers become {@code null}). */
   public void append(Map<String, ? extends Number> record) throws IOException {
-    out.write(toJson(record));
-    out.write('\n');
+    try {
+      out.write(toJson(record));
+      out.write('\n');
+    } catch (IOException e) {
+      throw named(e);
+    }
   }
 
   /** Pushes buffered lines to the file. */
   public void flush() throws IOException {
-    out.flush();
+    try {
+      out.flush();
+    } catch (IOException e) {
+      throw named(e);
+    }
   }
 
   @Override
   public void close() throws IOException {
-    out.close();
+    try {
+      out.close();
+    } catch (IOException e) {
+      throw named(e);
+    }
+  }
+
+  /** The JDK reports a full disk as just "No space left on device": say which file could not be written. */
+  private IOException named(IOException e) {
+    return AtomicFile.naming(file, e);
   }
 
   /** One record as a JSON object. */

@@ -16,9 +16,10 @@ import java.util.Map;
  * @param stepSeconds time spent in training steps (waiting for batches included; evaluation and checkpoints not)
  * @param wallSeconds time of the whole call, setup and final files included
  * @param runDir the run directory
+ * @param stopped whether {@link Trainer#requestStop()} ended the call early (checkpoint written, no final model)
  */
 public record TrainResult(long startStep, long endStep, float[] losses, Map<String, Double> finalMetrics,
-    long samples, double stepSeconds, double wallSeconds, Path runDir) {
+    long samples, double stepSeconds, double wallSeconds, Path runDir, boolean stopped) {
   /** Training examples per second of step time. */
   public double samplesPerSecond() {
     return stepSeconds > 0 ? samples / stepSeconds : 0;

@@ -48,6 +48,10 @@ import org.twicing.runtime.Tensors;
  * {@code RUN/model.onnx} (trained weights as initializers) and {@code RUN/curves.png}. A NaN or infinite loss, or
  * non-finite parameters at a checkpoint, stop training with a {@link TrainingDivergedException} without writing
  * the bad state. Resuming from a checkpoint continues exactly (bit-for-bit on one intra-op thread, without dropout).
+ *
+ * <p>A run owns its directory: {@link RunLock} is held for the whole call, and a directory holding another run's
+ * files is refused unless the run resumes its checkpoint or {@link TrainerConfig#overwrite()} is set
+ * ({@link RunDirectory}). {@link #requestStop()} ends a call early with a checkpoint, e.g. on a signal.
  */
 public final class Trainer {
   /** The trained model's file name inside the run directory. */
@@ -58,6 +62,8 @@ public final class Trainer {
   private static final int THROUGHPUT_WINDOW = 20;
 
   private final TrainerConfig cfg;
+  /** Set from another thread (a signal's shutdown hook); read between steps. */
+  private volatile boolean stopRequested;
 
   /** A trainer for {@code config}. */
   public Trainer(TrainerConfig config) {
@@ -77,6 +83,15 @@ public final class Trainer {
    */
   public TrainResult train(BatchSource source) throws IOException {
     return new Run(source).execute();
+  }
+
+  /**
+   * Asks a running {@link #train} to stop after the step in progress: it writes the checkpoint there (unless one
+   * was just written), skips the final model and evaluation, and returns a result with {@link TrainResult#stopped()}.
+   * Safe to call from any thread, e.g. a shutdown hook run on SIGINT or SIGTERM.
+   */
+  public void requestStop() {
+    stopRequested = true;
   }
 
   /** One invocation's mutable state. */
@@ -114,8 +129,20 @@ public final class Trainer {
     }
 
     TrainResult execute() throws IOException {
+      // The lock is taken before the directory is inspected, so two runs cannot both find it free.
+      try (RunLock lock = RunLock.acquire(runDir, this::notice)) {
+        RunDirectory.prepare(runDir, cfg.resumeFrom(), cfg.overwrite(), this::notice);
+        return executeLocked();
+      }
+    }
+
+    private void notice(String line) {
+      out.println(line);
+      out.flush();
+    }
+
+    private TrainResult executeLocked() throws IOException {
       long wall0 = System.nanoTime();
-      Files.createDirectories(runDir);
       StateDict weights = start();
       long startStep = step;
       ProgressBar bar = new ProgressBar(out, cfg.progressBar() != null ? cfg.progressBar()
@@ -143,7 +170,12 @@ public final class Trainer {
         if (step < cfg.stopAt()) {
           prefetcher.request();
         }
+        boolean stopped = false;
         while (step < cfg.stopAt()) {
+          if (stopRequested) {
+            stopped = true;
+            break;
+          }
           long t0 = System.nanoTime();
           long s = step + 1;
           Prefetcher.Prepared batch = prefetcher.take();
@@ -223,6 +255,12 @@ public final class Trainer {
         }
         metrics.flush();
         bar.finish();
+        if (stopped) {
+          if (step > 0 && lastCheckpointStep != step) {
+            writeCheckpoint();
+          }
+          return result(startStep, step, losses, runSamples, stepNanos, wall0, true);
+        }
         if (startStep == step && runner != null) {
           // Nothing left to train (resumed at the end): still report the model's metrics.
           Map<String, Number> rec = new LinkedHashMap<>();
@@ -237,12 +275,17 @@ public final class Trainer {
       } finally {
         releaseOwner();
       }
+      return result(startStep, step, losses, runSamples, stepNanos, wall0, false);
+    }
+
+    private TrainResult result(long startStep, long endStep, List<Float> losses, long runSamples, long stepNanos,
+        long wall0, boolean stopped) {
       float[] l = new float[losses.size()];
       for (int i = 0; i < l.length; i++) {
         l[i] = losses.get(i);
       }
-      return new TrainResult(startStep, step, l, lastEval, runSamples, stepNanos / 1e9,
-          (System.nanoTime() - wall0) / 1e9, runDir);
+      return new TrainResult(startStep, endStep, l, lastEval, runSamples, stepNanos / 1e9,
+          (System.nanoTime() - wall0) / 1e9, runDir, stopped);
     }
 
     /** Sets up the initial tensors, fresh or from the resume checkpoint; returns host weights for graph building. */

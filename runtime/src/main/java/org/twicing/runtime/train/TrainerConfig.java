@@ -37,6 +37,7 @@ public final class TrainerConfig {
   private final boolean prefetch;
   private final boolean finalArtifacts;
   private final String title;
+  private final boolean overwrite;
 
   private TrainerConfig(Builder b) {
     this.model = b.model;
@@ -58,6 +59,7 @@ public final class TrainerConfig {
     this.prefetch = b.prefetch;
     this.finalArtifacts = b.finalArtifacts;
     this.title = b.title;
+    this.overwrite = b.overwrite;
     if (totalSteps <= 0) {
       throw new IllegalArgumentException("the number of training steps must be positive, got " + totalSteps);
     }
@@ -166,6 +168,11 @@ public final class TrainerConfig {
     return title != null ? title : model.name();
   }
 
+  /** Whether another run's files in the run directory are deleted instead of refusing to start there. */
+  public boolean overwrite() {
+    return overwrite;
+  }
+
   /** Builds a {@link TrainerConfig}. */
   public static final class Builder {
     private final TaskModel model;
@@ -187,6 +194,7 @@ public final class TrainerConfig {
     private boolean prefetch = true;
     private boolean finalArtifacts = true;
     private String title;
+    private boolean overwrite;
 
     private Builder(TaskModel model) {
       this.model = model;
@@ -318,6 +326,15 @@ public final class TrainerConfig {
     /** The curves plot's title (default: the model name). */
     public Builder title(String t) {
       this.title = t;
+      return this;
+    }
+
+    /**
+     * Whether to delete another run's files found in the run directory (default false: training refuses to start
+     * there, unless it resumes the checkpoint in it).
+     */
+    public Builder overwrite(boolean on) {
+      this.overwrite = on;
       return this;
     }
 
