@@ -11,7 +11,7 @@ public final class Analysis {
 
   /**
    * What to measure: the first {@code examples} images in batches of {@code batch}; noise standard deviations;
-   * attacks (fgsm, pgd) at each epsilon; PGD steps and step size ({@code pgdAlpha} <= 0: epsilon / 4).
+   * attacks (fgsm, pgd) at each epsilon; PGD steps and step size ({@code pgdAlpha <= 0}: epsilon / 4).
    */
   public record Config(int examples, int batch, double[] noise, List<String> attacks, double[] epsilons,
       int pgdSteps, double pgdAlpha, boolean oversmoothing, long seed) {

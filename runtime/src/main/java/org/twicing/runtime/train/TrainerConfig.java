@@ -210,7 +210,7 @@ public final class TrainerConfig {
       return this;
     }
 
-    /** Stops after step {@code n} (< the planned total) as if interrupted, writing the final files there. */
+    /** Stops after step {@code n} (below the planned total) as if interrupted, writing the final files there. */
     public Builder stopAt(long n) {
       if (n < 0) {
         throw new IllegalArgumentException("stop-at must be >= 0 (0: the planned total), got " + n);
