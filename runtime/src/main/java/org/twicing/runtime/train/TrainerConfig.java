@@ -41,12 +41,14 @@ public final class TrainerConfig {
   private TrainerConfig(Builder b) {
     this.model = b.model;
     this.spec = b.spec;
-    this.schedule = Objects.requireNonNull(b.schedule, "a learning-rate schedule is required");
+    this.schedule = Objects.requireNonNull(b.schedule, "a learning-rate schedule is required: call"
+        + " schedule(LrSchedule), e.g. LrSchedule.warmupCosine(peak, warmup, steps, min)");
     this.totalSteps = b.totalSteps;
     this.stopAt = b.stopAt > 0 ? b.stopAt : b.totalSteps;
     this.seed = b.seed;
     this.initialWeights = b.initialWeights;
-    this.runDir = Objects.requireNonNull(b.runDir, "a run directory is required");
+    this.runDir = Objects.requireNonNull(b.runDir, "a run directory is required: call runDir(Path), where metrics,"
+        + " checkpoints and the trained model.onnx go");
     this.sessionOptions = b.sessionOptions;
     this.evaluator = b.evaluator;
     this.evalEvery = b.evalEvery;
@@ -59,7 +61,8 @@ public final class TrainerConfig {
     this.finalArtifacts = b.finalArtifacts;
     this.title = b.title;
     if (totalSteps <= 0) {
-      throw new IllegalArgumentException("the number of training steps must be positive, got " + totalSteps);
+      throw new IllegalArgumentException("the number of training steps must be positive: call steps(n) with n > 0,"
+          + " got " + totalSteps);
     }
     if (stopAt > totalSteps) {
       throw new IllegalArgumentException("stop-at step " + stopAt + " is beyond the " + totalSteps + " planned steps");
