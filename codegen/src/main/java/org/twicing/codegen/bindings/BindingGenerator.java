@@ -109,6 +109,18 @@ public final class BindingGenerator {
   }
 
   /**
+   * The bindings for ONNX file {@code onnxFile} as source files (see {@link #generate(Path)}), for callers such as
+   * build plugins that need no code-generation library types.
+   */
+  public List<GeneratedSource> sources(Path onnxFile) throws IOException {
+    List<GeneratedSource> out = new ArrayList<>();
+    for (JavaFile f : generate(onnxFile)) {
+      out.add(new GeneratedSource(f.packageName(), f.typeSpec().name(), f.toString()));
+    }
+    return out;
+  }
+
+  /**
    * The class name for {@code model}: its {@code twicing.model} metadata, else its graph name, else
    * {@code fallbackName} (usually the file name), in UpperCamelCase.
    */
