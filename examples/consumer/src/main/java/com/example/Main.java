@@ -1,5 +1,6 @@
 package com.example;
 
+import com.example.models.VitFmnist;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -22,12 +23,13 @@ import org.twicing.runtime.train.TrainerConfig;
 
 /**
  * Defines a model, emits its ONNX files, trains it for a few steps from in-memory arrays, and fails unless the
- * emitted training step takes every parameter as an input and the loss falls. Argument: a work directory.
+ * emitted training step takes every parameter as an input and the loss falls; then runs the binding that
+ * twicing-maven-plugin generated for the vit-fmnist preset. Arguments: a work directory, the preset's model.onnx.
  */
 public final class Main {
   private Main() { }
 
-  /** Runs the check in {@code args[0]} (default: a new temporary directory). */
+  /** Runs the checks in {@code args[0]} (default: a new temporary directory), the binding on {@code args[1]}. */
   public static void main(String[] args) throws Exception {
     Path work = args.length > 0 ? Path.of(args[0]) : Files.createTempDirectory("twicing-consumer");
     ByteClassifier model = new ByteClassifier(16, 32, 4);
@@ -75,6 +77,18 @@ public final class Main {
         result.model());
     if (!(last < 0.5 * first)) {
       throw new IllegalStateException("the loss did not fall by half: " + Arrays.toString(losses));
+    }
+
+    // 4. The generated binding: one blank 28x28 image through vit-fmnist gives ten logits.
+    if (args.length > 1) {
+      try (VitFmnist vit = VitFmnist.load(Path.of(args[1]))) {
+        float[][] logits = vit.run(new float[1][1][28][28]).logits();
+        if (logits.length != 1 || logits[0].length != 10) {
+          throw new IllegalStateException("VitFmnist gave logits of shape [" + logits.length + ", "
+              + (logits.length > 0 ? logits[0].length : 0) + "], expected [1, 10]");
+        }
+        System.out.println("generated binding VitFmnist: logits " + Arrays.toString(logits[0]));
+      }
     }
   }
 }
