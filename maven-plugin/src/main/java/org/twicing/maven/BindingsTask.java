@@ -58,7 +58,7 @@ public record BindingsTask(String packageName, List<Path> onnxFiles, String pres
       inputs.add(emitPreset());
     }
     for (Path f : inputs) {
-      for (GeneratedSource s : generator.sources(f)) {
+      for (GeneratedSource s : generator.generate(f)) {
         Path before = origin.putIfAbsent(s.qualifiedName(), f);
         if (before != null) {
           throw new IllegalArgumentException(f + " and " + before + " both bind to class " + s.qualifiedName()

@@ -1,9 +1,11 @@
 package org.twicing.codegen.bindings;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.palantir.javapoet.JavaFile;
 import java.io.IOException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,27 +18,41 @@ import org.twicing.codegen.train.TrainingSpec;
 import org.twicing.dsl.nn.StateDict;
 import org.twicing.dsl.nn.VisionTransformer;
 
-/** The JavaPoet-free view of the bindings: the same text as the JavaPoet files, written under the package path. */
+/**
+ * The generator's public face: sources as plain values (package, name, text) that write themselves under the
+ * package path, and no JavaPoet type in any public signature.
+ */
 class GeneratedSourceTest {
   @TempDir
   Path tmp;
 
   @Test
-  void sourcesHoldTheGeneratedFilesAndWriteThemUnderThePackagePath() throws IOException {
+  void sourcesHoldTheJavaPoetTextAndWriteThemselvesUnderThePackagePath() throws IOException {
     VisionTransformer m = BindingGeneratorTest.microVit();
     Path dir = Files.createDirectories(tmp.resolve("model"));
     ModelArtifacts.writeAll(m, StateDict.initialize(m, 1), TrainingSpec.defaults(), dir, EmitOptions.defaults());
     BindingGenerator g = new BindingGenerator("com.example.models");
-    List<JavaFile> poet = g.generate(dir.resolve(ModelArtifacts.MODEL));
-    List<GeneratedSource> sources = g.sources(dir.resolve(ModelArtifacts.MODEL));
+    List<GeneratedSource> sources = g.generate(dir.resolve(ModelArtifacts.MODEL));
     assertEquals(List.of("com.example.models.VitMicro", "com.example.models.VitMicroTrainer"),
         sources.stream().map(GeneratedSource::qualifiedName).toList());
+    var model = ModelArtifacts.inferenceModel(m, StateDict.initialize(m, 1), null, EmitOptions.defaults());
+    assertEquals(g.bindingFile(model, "x").toString(), g.binding(model, "x").text());
     Path root = tmp.resolve("src");
-    for (int i = 0; i < sources.size(); i++) {
-      assertEquals(poet.get(i).toString(), sources.get(i).text());
-      Path written = sources.get(i).writeTo(root);
-      assertEquals(root.resolve("com/example/models/" + poet.get(i).typeSpec().name() + ".java"), written);
-      assertEquals(poet.get(i).toString(), Files.readString(written, StandardCharsets.UTF_8));
+    for (GeneratedSource s : sources) {
+      Path written = s.writeTo(root);
+      assertEquals(root.resolve("com/example/models/" + s.simpleName() + ".java"), written);
+      assertEquals(s.text(), Files.readString(written, StandardCharsets.UTF_8));
+      assertTrue(s.text().contains("public final class " + s.simpleName()), s.simpleName());
+    }
+  }
+
+  @Test
+  void noPublicSignatureOfTheGeneratorMentionsJavaPoet() {
+    for (Method method : BindingGenerator.class.getDeclaredMethods()) {
+      if (!Modifier.isPublic(method.getModifiers())) {
+        continue;
+      }
+      assertTrue(!method.toGenericString().contains("javapoet"), "public " + method.toGenericString());
     }
   }
 }
