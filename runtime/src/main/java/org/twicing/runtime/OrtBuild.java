@@ -10,7 +10,7 @@ final class OrtBuild {
   static final String GROUP_ID = "com.microsoft.onnxruntime";
   /** The CPU-only artifact (the default build). */
   static final String CPU_ARTIFACT = "onnxruntime";
-  /** The CUDA/TensorRT artifact selected by {@code -Pcuda}. */
+  /** The CUDA/TensorRT artifact (twicing-runtime-gpu brings it; {@code -Pcuda} in this repository). */
   static final String GPU_ARTIFACT = "onnxruntime_gpu";
 
   private OrtBuild() { }

@@ -14,6 +14,14 @@ public final class ProviderUnavailableException extends RuntimeException {
   /** The last sentence of every message, for library callers; command lines say what their flag is instead. */
   public static final String FALLBACK_HINT = "Set fallback=true in SessionOptionsSpec to run on cpu instead.";
 
+  /**
+   * What to change, for the two kinds of reader: a project that depends on twicing (swap the artifact) and a
+   * build of this repository (the profile).
+   */
+  private static final String GPU_ADVICE = "a Maven project should depend on org.twicing:twicing-runtime-gpu (<type>pom</type>)"
+      + " instead of org.twicing:twicing-runtime, which puts " + OrtBuild.GROUP_ID + ":" + OrtBuild.GPU_ARTIFACT
+      + " on the classpath in place of " + OrtBuild.CPU_ARTIFACT + " (a build of the twicing repository itself: -Pcuda)";
+
   private final ExecutionProvider requested;
   private final String available;
 
@@ -45,13 +53,13 @@ public final class ProviderUnavailableException extends RuntimeException {
     String artifact = OrtBuild.artifactId();
     String why;
     if (OrtBuild.CPU_ARTIFACT.equals(artifact)) {
-      why = "this build uses the CPU artifact " + OrtBuild.GROUP_ID + ":" + OrtBuild.CPU_ARTIFACT + " "
-          + OrtBuild.version() + "; rebuild with -Pcuda for " + OrtBuild.GPU_ARTIFACT + ", and " + libraries(requested)
+      why = "the classpath has the CPU artifact " + OrtBuild.GROUP_ID + ":" + OrtBuild.CPU_ARTIFACT + " "
+          + OrtBuild.version() + "; " + GPU_ADVICE + ", and " + libraries(requested)
           + " must be on the library path (LD_LIBRARY_PATH)";
     } else {
       why = "this build uses " + OrtBuild.coordinates() + " " + OrtBuild.version() + ", which was not compiled with "
-          + requested + "; use " + OrtBuild.GROUP_ID + ":" + OrtBuild.GPU_ARTIFACT + " (build with -Pcuda), and "
-          + libraries(requested) + " must be on the library path (LD_LIBRARY_PATH)";
+          + requested + "; " + GPU_ADVICE + ", and " + libraries(requested)
+          + " must be on the library path (LD_LIBRARY_PATH)";
     }
     return new ProviderUnavailableException(requested, avail, "execution provider " + requested
         + " was requested but this ONNX Runtime build offers only [" + avail + "]: " + why

@@ -63,7 +63,8 @@ class ExecutionProviderTest {
     assertEquals(p, e.requested());
     assertTrue(e.available().contains("cpu"), e.available());
     for (String part : new String[] {"execution provider " + p + " was requested", "offers only [", "cpu",
-        "com.microsoft.onnxruntime:onnxruntime ", "-Pcuda", "onnxruntime_gpu", "CUDA 12 / cuDNN 9",
+        "com.microsoft.onnxruntime:onnxruntime ", "depend on org.twicing:twicing-runtime-gpu", "<type>pom</type>",
+        "instead of org.twicing:twicing-runtime", "-Pcuda", "onnxruntime_gpu", "CUDA 12 / cuDNN 9",
         "library path", "fallback=true"}) {
       assertTrue(e.getMessage().contains(part), "message lacks '" + part + "': " + e.getMessage());
     }

@@ -51,7 +51,8 @@ import org.twicing.dsl.types.DType;
  * <p>Works for any producer's ONNX file. The class is named after the model's {@code twicing.model} metadata,
  * else its graph name, else the file name. The generated code depends on the twicing runtime module (and so on
  * ONNX Runtime and this package's {@link InputCheck}, {@link Signature}, {@link TensorSpec} and
- * {@link TrainingState}); it compiles without warnings under {@code -Xlint:all}.
+ * {@link TrainingState}); it compiles without warnings under {@code -Xlint:all}. Results are
+ * {@link GeneratedSource} values; JavaPoet stays an implementation detail.
  */
 public final class BindingGenerator {
   private static final String RUNTIME = "org.twicing.runtime";
@@ -89,12 +90,12 @@ public final class BindingGenerator {
    * The bindings for ONNX file {@code onnxFile}: the model class, plus its trainer when the file is a
    * {@code model.onnx} with a {@code train_step.onnx} beside it.
    */
-  public List<JavaFile> generate(Path onnxFile) throws IOException {
+  public List<GeneratedSource> generate(Path onnxFile) throws IOException {
     ModelProto model = ModelSummary.readModel(onnxFile);
     String fileName = onnxFile.getFileName().toString();
     String fallback = fileName.toLowerCase(Locale.ROOT).endsWith(".onnx")
         ? fileName.substring(0, fileName.length() - ".onnx".length()) : fileName;
-    List<JavaFile> out = new ArrayList<>();
+    List<GeneratedSource> out = new ArrayList<>();
     try {
       out.add(binding(model, fallback));
       Path dir = onnxFile.toAbsolutePath().getParent();
@@ -133,7 +134,12 @@ public final class BindingGenerator {
   // ---------------------------------------------------------------- the model class
 
   /** The binding class for {@code model}; {@code fallbackName} names it when the model has no name of its own. */
-  public JavaFile binding(ModelProto model, String fallbackName) {
+  public GeneratedSource binding(ModelProto model, String fallbackName) {
+    return source(bindingFile(model, fallbackName));
+  }
+
+  /** {@link #binding} as JavaPoet built it (JavaPoet stays out of the public API). */
+  JavaFile bindingFile(ModelProto model, String fallbackName) {
     String modelName = modelName(model, fallbackName);
     ClassName self = ClassName.get(packageName, className(model, fallbackName));
     ClassName output = self.nestedClass("Output");
@@ -394,7 +400,12 @@ public final class BindingGenerator {
    * The trainer class for {@code model} and its training step {@code trainStep} (as emitted together into one
    * directory by {@code twicing emit}); {@code fallbackName} names it when the model has no name of its own.
    */
-  public JavaFile trainer(ModelProto model, ModelProto trainStep, String fallbackName) {
+  public GeneratedSource trainer(ModelProto model, ModelProto trainStep, String fallbackName) {
+    return source(trainerFile(model, trainStep, fallbackName));
+  }
+
+  /** {@link #trainer} as JavaPoet built it. */
+  JavaFile trainerFile(ModelProto model, ModelProto trainStep, String fallbackName) {
     String modelName = modelName(model, fallbackName);
     String modelClass = className(model, fallbackName);
     ClassName self = ClassName.get(packageName, modelClass + "Trainer");
@@ -622,6 +633,10 @@ public final class BindingGenerator {
   }
 
   // ---------------------------------------------------------------- shared pieces
+
+  private static GeneratedSource source(JavaFile f) {
+    return new GeneratedSource(f.packageName(), f.typeSpec().name(), f.toString());
+  }
 
   private JavaFile file(TypeSpec type, String modelName, String what) {
     return JavaFile.builder(packageName, type)

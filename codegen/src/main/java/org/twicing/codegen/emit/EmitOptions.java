@@ -50,9 +50,20 @@ public final class EmitOptions {
     }
   }
 
-  /** Defaults: opset 17, IR 8, parameters as initializers. */
+  /**
+   * Defaults: opset 17, IR 8, parameters as initializers (inference models). Training-step graphs refuse these;
+   * use {@link #training()}.
+   */
   public static EmitOptions defaults() {
     return builder().build();
+  }
+
+  /**
+   * Defaults with parameters as graph inputs: what gradient and training-step graphs need (their callers feed the
+   * parameters and read back the gradients or updates).
+   */
+  public static EmitOptions training() {
+    return builder().parametersAsInputs(true).build();
   }
 
   /** A builder starting from the defaults. */

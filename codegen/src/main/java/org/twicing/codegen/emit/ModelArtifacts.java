@@ -76,6 +76,24 @@ public final class ModelArtifacts {
     return ti.build();
   }
 
+  /**
+   * The {@code train_step.onnx} model: one optimizer step with every parameter and optimizer state as a graph input
+   * (whatever {@code options} says about parameters; opset, producer and metadata are taken from it).
+   */
+  public static ModelProto trainStepModel(TaskModel model, StateDict weights, TrainingSpec spec,
+      EmitOptions options) {
+    return OnnxEmitter.emit(TrainingGraphs.trainStep(model, weights, spec), asInputs(options));
+  }
+
+  /** The {@code grads.onnx} model: loss and gradients, with every parameter as a graph input. */
+  public static ModelProto gradsModel(TaskModel model, StateDict weights, TrainingSpec spec, EmitOptions options) {
+    return OnnxEmitter.emit(TrainingGraphs.grads(model, weights, spec), asInputs(options));
+  }
+
+  private static EmitOptions asInputs(EmitOptions options) {
+    return options.toBuilder().parameterMode(EmitOptions.ParameterMode.INPUTS).build();
+  }
+
   /** Writes all three artifacts into {@code dir} (atomically, file by file), initializers inline. */
   public static void writeAll(TaskModel model, StateDict weights, TrainingSpec spec, Path dir, EmitOptions options)
       throws IOException {
@@ -90,9 +108,8 @@ public final class ModelArtifacts {
       long externalThreshold) throws IOException {
     Graph step = TrainingGraphs.trainStep(model, weights, spec);
     Graph grads = TrainingGraphs.grads(model, weights, spec);
-    EmitOptions asInputs = options.toBuilder().parametersAsInputs(true).build();
-    ModelWriter.write(OnnxEmitter.emit(grads, asInputs), dir.resolve(GRADS));
-    ModelWriter.write(OnnxEmitter.emit(step, asInputs), dir.resolve(TRAIN_STEP));
+    ModelWriter.write(OnnxEmitter.emit(grads, asInputs(options)), dir.resolve(GRADS));
+    ModelWriter.write(OnnxEmitter.emit(step, asInputs(options)), dir.resolve(TRAIN_STEP));
     ModelWriter.write(inferenceModel(model, weights, step, options), dir.resolve(MODEL), externalThreshold);
     if (model instanceof org.twicing.dsl.nn.Gpt gpt && gpt.supportsCachedDecoding()) {
       ModelWriter.write(OnnxEmitter.emit(org.twicing.codegen.graphs.DecodeGraph.build(gpt, weights), options),

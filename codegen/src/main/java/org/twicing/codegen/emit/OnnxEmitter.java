@@ -31,8 +31,15 @@ import org.twicing.dsl.types.TensorType;
 public final class OnnxEmitter {
   private OnnxEmitter() { }
 
-  /** The model for {@code graph} under {@code options}. */
+  /**
+   * The model for {@code graph} under {@code options}. A training step (a graph that outputs {@code X.next} for
+   * its own parameter X) must take its parameters as inputs, so emitting one with parameters as initializers is
+   * refused: its updates could never be fed back.
+   */
   public static ModelProto emit(Graph graph, EmitOptions options) {
+    if (options.parameterMode() == EmitOptions.ParameterMode.INITIALIZERS) {
+      requireNoParameterUpdates(graph);
+    }
     ModelProto.Builder m = ModelProto.newBuilder()
         .setIrVersion(options.irVersion())
         .setProducerName(options.producerName())
@@ -49,6 +56,18 @@ public final class OnnxEmitter {
     meta.putAll(options.metadata());
     meta.forEach((k, v) -> m.addMetadataProps(entry(k, v)));
     return m.build();
+  }
+
+  /** Throws when {@code graph} returns an update {@code X.next} of one of its own parameters X. */
+  private static void requireNoParameterUpdates(Graph graph) {
+    for (Value p : graph.parameters().keySet()) {
+      if (graph.outputs().containsKey(p.name() + ".next")) {
+        throw new IllegalArgumentException("graph '" + graph.name() + "' is a training step (it outputs '"
+            + p.name() + ".next', the update of its parameter '" + p.name() + "'), so its parameters must be graph"
+            + " inputs, not initializers: emit it with EmitOptions.training() or ModelArtifacts.trainStepModel(...),"
+            + " or write every file with ModelArtifacts.writeAll(...)");
+      }
+    }
   }
 
   /** The GraphProto for {@code graph} (also used for training_info algorithm graphs). */

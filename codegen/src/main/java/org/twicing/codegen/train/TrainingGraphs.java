@@ -22,7 +22,8 @@ import org.twicing.dsl.types.TensorType;
 /**
  * Builds the training graphs of a model from its forward definition: {@code grads} (loss and every gradient)
  * and {@code train_step} (one optimizer step). Both take parameters as graph inputs and use default-domain ops
- * only, so any stock ONNX Runtime can run them.
+ * only, so any stock ONNX Runtime can run them. To get ONNX models, use {@code ModelArtifacts.trainStepModel},
+ * {@code ModelArtifacts.gradsModel} or {@code ModelArtifacts.writeAll} (or emit with {@code EmitOptions.training()}).
  */
 public final class TrainingGraphs {
   /** Name of the labels input. */

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.palantir.javapoet.JavaFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -43,9 +42,9 @@ class BindingGeneratorTest {
   void modelBindingMatchesGoldenFile() throws IOException {
     VisionTransformer m = microVit();
     ModelProto model = ModelArtifacts.inferenceModel(m, StateDict.initialize(m, 0), null, EmitOptions.defaults());
-    JavaFile file = new BindingGenerator("com.example.models").binding(model, "ignored");
-    assertEquals("VitMicro", file.typeSpec().name());
-    assertGolden("VitMicro.java.txt", file.toString());
+    GeneratedSource file = new BindingGenerator("com.example.models").binding(model, "ignored");
+    assertEquals("VitMicro", file.simpleName());
+    assertGolden("VitMicro.java.txt", file.text());
   }
 
   @Test
@@ -55,9 +54,9 @@ class BindingGeneratorTest {
     ModelProto model = ModelArtifacts.inferenceModel(m, w, null, EmitOptions.defaults());
     ModelProto step = OnnxEmitter.emit(TrainingGraphs.trainStep(m, w, TrainingSpec.defaults()),
         EmitOptions.builder().parametersAsInputs(true).build());
-    JavaFile file = new BindingGenerator("com.example.models").trainer(model, step, "ignored");
-    assertEquals("VitMicroTrainer", file.typeSpec().name());
-    assertGolden("VitMicroTrainer.java.txt", file.toString());
+    GeneratedSource file = new BindingGenerator("com.example.models").trainer(model, step, "ignored");
+    assertEquals("VitMicroTrainer", file.simpleName());
+    assertGolden("VitMicroTrainer.java.txt", file.text());
   }
 
   @Test
@@ -66,8 +65,8 @@ class BindingGeneratorTest {
     try {
       VisionTransformer m = microVit();
       ModelArtifacts.writeAll(m, StateDict.initialize(m, 1), TrainingSpec.defaults(), dir, EmitOptions.defaults());
-      List<JavaFile> files = new BindingGenerator("p").generate(dir.resolve(ModelArtifacts.MODEL));
-      assertEquals(List.of("VitMicro", "VitMicroTrainer"), files.stream().map(f -> f.typeSpec().name()).toList());
+      List<GeneratedSource> files = new BindingGenerator("p").generate(dir.resolve(ModelArtifacts.MODEL));
+      assertEquals(List.of("VitMicro", "VitMicroTrainer"), files.stream().map(GeneratedSource::simpleName).toList());
       // Another file name in the same directory is not the model the training step belongs to.
       Files.copy(dir.resolve(ModelArtifacts.MODEL), dir.resolve("copy.onnx"));
       assertEquals(1, new BindingGenerator("p").generate(dir.resolve("copy.onnx")).size());

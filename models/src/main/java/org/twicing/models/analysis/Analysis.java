@@ -11,7 +11,7 @@ public final class Analysis {
 
   /**
    * What to measure: the first {@code examples} images in batches of {@code batch}; noise standard deviations;
-   * attacks (fgsm, pgd) at each epsilon; PGD steps and step size ({@code pgdAlpha} <= 0: epsilon / 4). With
+   * attacks (fgsm, pgd) at each epsilon; PGD steps and step size ({@code pgdAlpha <= 0}: epsilon / 4). With
    * {@code pixelSpace}, noise, epsilons and the PGD step are in [0, 1] pixel units and every perturbed image is
    * clipped to the valid pixel range, as the paper's attacks are; otherwise they are in normalised units, unclipped.
    */

@@ -1,6 +1,5 @@
 package org.twicing.models.cli;
 
-import com.palantir.javapoet.JavaFile;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -10,6 +9,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.twicing.codegen.bindings.BindingGenerator;
+import org.twicing.codegen.bindings.GeneratedSource;
 import org.twicing.codegen.emit.EmitOptions;
 import org.twicing.codegen.emit.ModelArtifacts;
 import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
@@ -101,7 +101,7 @@ public final class CodegenCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), "--package: " + e.getMessage());
     }
     Path dir = packageName.isEmpty() ? out : out.resolve(packageName.replace('.', '/'));
-    List<JavaFile> files;
+    List<GeneratedSource> files;
     List<Path> written = new ArrayList<>();
     try {
       if (source.onnx != null) {
@@ -124,8 +124,8 @@ public final class CodegenCommand implements Callable<Integer> {
           files = List.of(generator.binding(proto, model.name()));
         }
       }
-      for (JavaFile f : files) {
-        written.add(f.writeToPath(out));
+      for (GeneratedSource f : files) {
+        written.add(f.writeTo(out));
       }
     } catch (IOException | RuntimeException e) {
       if (e instanceof ParameterException pe) {

@@ -32,6 +32,26 @@ public record Batch(Buffer input, long[] inputShape, LongBuffer labels, long[] l
     labelShape = labelShape.clone();
   }
 
+  /**
+   * A batch of float32 inputs for a source that sets positions itself ({@link IterableBatches}): the number of
+   * examples is {@code inputShape[0]}.
+   */
+  public static Batch ofFloats(float[] input, long[] inputShape, long[] labels, long[] labelShape) {
+    return ofFloats(input, inputShape, labels, labelShape, leading(inputShape), "", 0.0);
+  }
+
+  /** A batch of int64 inputs (token ids) for a source that sets positions itself; examples: {@code inputShape[0]}. */
+  public static Batch ofLongs(long[] input, long[] inputShape, long[] labels, long[] labelShape) {
+    return ofLongs(input, inputShape, labels, labelShape, leading(inputShape), "", 0.0);
+  }
+
+  private static int leading(long[] inputShape) {
+    if (inputShape.length == 0) {
+      throw new IllegalArgumentException("a batch input needs a leading batch axis, got a scalar shape []");
+    }
+    return Math.toIntExact(inputShape[0]);
+  }
+
   /** A batch of float32 inputs (images). */
   public static Batch ofFloats(float[] input, long[] inputShape, long[] labels, long[] labelShape, int examples,
       String nextPosition, double epoch) {

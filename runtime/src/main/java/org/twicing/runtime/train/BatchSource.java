@@ -3,7 +3,8 @@ package org.twicing.runtime.train;
 /**
  * Where a {@link Trainer} gets its mini-batches: an endless, deterministic sequence whose position can be saved in a
  * checkpoint and restored. The trainer calls {@link #next()} from one background thread (so the next batch is
- * prepared while the current step runs) and never concurrently with {@link #seek}.
+ * prepared while the current step runs) and never concurrently with {@link #seek}. Ready-made: {@link ArrayBatches}
+ * (data in Java arrays) and {@link IterableBatches} (any Iterable of batches).
  */
 public interface BatchSource {
   /**

@@ -42,12 +42,14 @@ public final class TrainerConfig {
   private TrainerConfig(Builder b) {
     this.model = b.model;
     this.spec = b.spec;
-    this.schedule = Objects.requireNonNull(b.schedule, "a learning-rate schedule is required");
+    this.schedule = Objects.requireNonNull(b.schedule, "a learning-rate schedule is required: call"
+        + " schedule(LrSchedule), e.g. LrSchedule.warmupCosine(peak, warmup, steps, min)");
     this.totalSteps = b.totalSteps;
     this.stopAt = b.stopAt > 0 ? b.stopAt : b.totalSteps;
     this.seed = b.seed;
     this.initialWeights = b.initialWeights;
-    this.runDir = Objects.requireNonNull(b.runDir, "a run directory is required");
+    this.runDir = Objects.requireNonNull(b.runDir, "a run directory is required: call runDir(Path), where metrics,"
+        + " checkpoints and the trained model.onnx go");
     this.sessionOptions = b.sessionOptions;
     this.evaluator = b.evaluator;
     this.evalEvery = b.evalEvery;
@@ -61,7 +63,8 @@ public final class TrainerConfig {
     this.title = b.title;
     this.overwrite = b.overwrite;
     if (totalSteps <= 0) {
-      throw new IllegalArgumentException("the number of training steps must be positive, got " + totalSteps);
+      throw new IllegalArgumentException("the number of training steps must be positive: call steps(n) with n > 0,"
+          + " got " + totalSteps);
     }
     if (stopAt > totalSteps) {
       throw new IllegalArgumentException("stop-at step " + stopAt + " is beyond the " + totalSteps + " planned steps");
@@ -218,7 +221,7 @@ public final class TrainerConfig {
       return this;
     }
 
-    /** Stops after step {@code n} (< the planned total) as if interrupted, writing the final files there. */
+    /** Stops after step {@code n} (below the planned total) as if interrupted, writing the final files there. */
     public Builder stopAt(long n) {
       if (n < 0) {
         throw new IllegalArgumentException("stop-at must be >= 0 (0: the planned total), got " + n);

@@ -10,7 +10,6 @@ import static org.twicing.tests.bindings.GeneratedCode.get;
 import static org.twicing.tests.bindings.GeneratedCode.types;
 
 import ai.onnxruntime.OnnxTensor;
-import com.palantir.javapoet.JavaFile;
 import java.io.IOException;
 import java.lang.reflect.Array;
 import java.lang.reflect.RecordComponent;
@@ -31,6 +30,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.twicing.codegen.bindings.BindingGenerator;
+import org.twicing.codegen.bindings.GeneratedSource;
 import org.twicing.codegen.emit.EmitOptions;
 import org.twicing.codegen.emit.ModelArtifacts;
 import org.twicing.codegen.emit.ModelWriter;
@@ -64,7 +64,7 @@ class GeneratedBindingsTest {
   void vitFmnistMatchesModelSessionExactlyAndChecksItsInputs() throws Throwable {
     Path dir = emit("vit-fmnist");
     Path onnx = dir.resolve(ModelArtifacts.MODEL);
-    List<JavaFile> files = new BindingGenerator("gen.vit").generate(onnx);
+    List<GeneratedSource> files = new BindingGenerator("gen.vit").generate(onnx);
     assertEquals(List.of("VitFmnist", "VitFmnistTrainer"), names(files));
     try (GeneratedCode code = GeneratedCode.compile(files, tmp.resolve("build"));
         ModelSession session = ModelSession.open(onnx)) {
@@ -122,7 +122,7 @@ class GeneratedBindingsTest {
   void lmTinyMatchesModelSessionExactly() throws Throwable {
     Path dir = emit("lm-tiny");
     Path onnx = dir.resolve(ModelArtifacts.MODEL);
-    List<JavaFile> files = new BindingGenerator("gen.lm").generate(onnx);
+    List<GeneratedSource> files = new BindingGenerator("gen.lm").generate(onnx);
     assertEquals(List.of("LmTiny", "LmTinyTrainer"), names(files));
     String source = oneLine(files.get(0));
     assertTrue(source.contains("public Output run(long[][] tokens) {"), source);
@@ -165,9 +165,9 @@ class GeneratedBindingsTest {
     Path onnx = tmp.resolve("awkward.onnx");
     ModelWriter.write(OnnxEmitter.emit(g.build(), EmitOptions.defaults()), onnx);
 
-    List<JavaFile> files = new BindingGenerator("gen.awkward").generate(onnx);
+    List<GeneratedSource> files = new BindingGenerator("gen.awkward").generate(onnx);
     String source = oneLine(files.get(0));
-    assertEquals("Model3dNet", files.get(0).typeSpec().name());
+    assertEquals("Model3dNet", files.get(0).simpleName());
     assertTrue(source.contains("public Output run(float[][] classInput, float[][] x, float[][] xShape, "
         + "float temperature) {"), source);
     assertTrue(source.contains("public Output run(FloatBuffer classInput, long[] classInputShape, FloatBuffer x, "
@@ -198,9 +198,9 @@ class GeneratedBindingsTest {
   void torchExportedModelMatchesModelSessionExactly() throws Throwable {
     Path onnx = tmp.resolve("tiny_torch.onnx");
     exportWithTorch(onnx);
-    List<JavaFile> files = new BindingGenerator("gen.torch").generate(onnx);
+    List<GeneratedSource> files = new BindingGenerator("gen.torch").generate(onnx);
     assertEquals(1, files.size());
-    String name = files.get(0).typeSpec().name();
+    String name = files.get(0).simpleName();
     String source = oneLine(files.get(0));
     assertTrue(source.contains("public Output run(float[][] inputFeatures, long[][] tokenIds) {"), source);
     assertTrue(source.contains("public record Output(float[][] scores, float[][] hiddenState)"), source);
@@ -235,12 +235,12 @@ class GeneratedBindingsTest {
   }
 
   /** The source with every run of white space made one blank, so that checks do not depend on line breaks. */
-  private static String oneLine(JavaFile file) {
-    return file.toString().replaceAll("\\s+", " ").replace("( ", "(");
+  private static String oneLine(GeneratedSource file) {
+    return file.text().replaceAll("\\s+", " ").replace("( ", "(");
   }
 
-  private static List<String> names(List<JavaFile> files) {
-    return files.stream().map(f -> f.typeSpec().name()).toList();
+  private static List<String> names(List<GeneratedSource> files) {
+    return files.stream().map(GeneratedSource::simpleName).toList();
   }
 
   private static List<String> components(Class<?> record) {

@@ -3,7 +3,6 @@ package org.twicing.tests.bindings;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.palantir.javapoet.JavaFile;
 import java.io.File;
 import java.io.IOException;
 import java.io.StringWriter;
@@ -24,6 +23,7 @@ import javax.tools.JavaCompiler;
 import javax.tools.JavaFileObject;
 import javax.tools.StandardJavaFileManager;
 import javax.tools.ToolProvider;
+import org.twicing.codegen.bindings.GeneratedSource;
 
 /**
  * Generated sources compiled in-process with {@code javac -Xlint:all -Werror} against the test class path, loaded
@@ -43,12 +43,12 @@ final class GeneratedCode implements AutoCloseable {
    * Writes {@code files} under {@code dir/src}, compiles them into {@code dir/classes} and fails the test with
    * every diagnostic (warnings included: they are errors under -Werror) unless compilation is clean.
    */
-  static GeneratedCode compile(List<JavaFile> files, Path dir) throws IOException {
+  static GeneratedCode compile(List<GeneratedSource> files, Path dir) throws IOException {
     Path src = dir.resolve("src");
     Path classes = Files.createDirectories(dir.resolve("classes"));
     List<File> sources = new ArrayList<>();
-    for (JavaFile f : files) {
-      sources.add(f.writeToPath(src, StandardCharsets.UTF_8).toFile());
+    for (GeneratedSource f : files) {
+      sources.add(f.writeTo(src).toFile());
     }
     JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
     DiagnosticCollector<JavaFileObject> diagnostics = new DiagnosticCollector<>();

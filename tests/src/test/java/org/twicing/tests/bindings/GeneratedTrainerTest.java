@@ -9,7 +9,6 @@ import static org.twicing.tests.bindings.GeneratedCode.callStatic;
 import static org.twicing.tests.bindings.GeneratedCode.get;
 import static org.twicing.tests.bindings.GeneratedCode.types;
 
-import com.palantir.javapoet.JavaFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -19,6 +18,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.twicing.codegen.bindings.BindingGenerator;
+import org.twicing.codegen.bindings.GeneratedSource;
 import org.twicing.codegen.bindings.TrainingState;
 import org.twicing.codegen.emit.EmitOptions;
 import org.twicing.codegen.emit.ModelArtifacts;
@@ -44,7 +44,7 @@ class GeneratedTrainerTest {
         32, 1e-6, true, List.of(AttentionKind.TWICING), 0.0));
     Path dir = tmp.resolve("vit-micro");
     ModelArtifacts.writeAll(vit, StateDict.initialize(vit, 0), TrainingSpec.defaults(), dir, EmitOptions.defaults());
-    List<JavaFile> files = new BindingGenerator("gen.micro").generate(dir.resolve(ModelArtifacts.MODEL));
+    List<GeneratedSource> files = new BindingGenerator("gen.micro").generate(dir.resolve(ModelArtifacts.MODEL));
     float[][][][] pixels = GeneratedBindingsTest.randomFloats(new Random(5), 6, 1, 8, 8);
     long[] labels = {0, 1, 2, 2, 1, 0};
 
