@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.twicing.models.study.StudyPlan;
+import org.twicing.models.study.StudyResults;
 import org.twicing.models.study.StudyRunner;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -47,6 +48,10 @@ public final class StudyCommand implements Callable<Integer> {
   @Option(names = "--print-plan", description = "Print the plan as JSON and exit.")
   boolean printPlan;
 
+  @Option(names = "--report-only", description = "Only rewrite DIR/RESULTS.md and the figures from the runs "
+      + "finished so far; train and analyse nothing.")
+  boolean reportOnly;
+
   @Override
   public Integer call() {
     PrintWriter w = spec.commandLine().getOut();
@@ -62,6 +67,14 @@ public final class StudyCommand implements Callable<Integer> {
           : Files.isRegularFile(recorded) ? StudyPlan.read(recorded) : StudyPlan.defaults();
       if (printPlan) {
         w.println(p.toJson());
+        w.flush();
+        return 0;
+      }
+      if (reportOnly) {
+        if (!Files.isDirectory(out.resolve("runs"))) {
+          throw new CliException(out + ": not a study directory (no runs/ in it)");
+        }
+        StudyResults.write(p, out, w);
         w.flush();
         return 0;
       }

@@ -319,7 +319,8 @@ public final class StudyResults {
   private static void pairedTable(StringBuilder md, List<String> settings,
       java.util.function.Function<String, Map<Long, Double>> values, int digits, String what) {
     md.append("\nPaired against softmax (").append(what).append("):\n\n");
-    md.append("| setting | pairs | difference (mean ± std) | t | p | wins |\n|---|---|---|---|---|---|\n");
+    md.append("| setting | pairs | difference (mean ± std) | t | p | seeds where setting > softmax |\n"
+        + "|---|---|---|---|---|---|\n");
     Map<Long, Double> base = values.apply(BASELINE);
     for (String s : settings) {
       if (s.equals(BASELINE)) {

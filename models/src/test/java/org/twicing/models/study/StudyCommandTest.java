@@ -133,6 +133,12 @@ class StudyCommandTest {
     assertEquals(0, again.code(), again.out() + again.err());
     assertEquals(4, again.out().lines().filter(l -> l.endsWith("finished earlier, skipped")).count(), again.out());
 
+    Files.delete(out.resolve(StudyResults.FILE_NAME));
+    Result report = run("study", "--out", out.toString(), "--report-only");
+    assertEquals(0, report.code(), report.out() + report.err());
+    assertEquals(md, Files.readString(out.resolve(StudyResults.FILE_NAME)), "the same report from the same runs");
+    assertTrue(!report.out().contains("training"), report.out());
+
     Path other = tmp.resolve("other.json");
     Files.writeString(other, Files.readString(planFile).replace("\"steps\": 2, \"batch\": 8", "\"steps\": 3, "
         + "\"batch\": 8"));
