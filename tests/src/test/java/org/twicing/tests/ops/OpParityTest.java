@@ -744,6 +744,12 @@ class OpParityTest {
         c.constant(Tensor.longs(1, 4, 1, 0, 4)), c.in("upd", 5), 0, "add")));
     add(cs, "ScatterElements", "none, 2-D axis 1", c -> c.out("y", Ops.scatterElements(c.in("data", 3, 5),
         c.constant(Tensor.longs(4, 0, 2, 1, 3, 0).reshape(3, 2)), c.in("upd", 3, 2), 1, "none")));
+    add(cs, "ScatterElements", "add, 2-D axis 0, int32 indices", c -> c.out("y", Ops.scatterElements(
+        c.in("data", 3, 4), c.in("idx", DType.INT32, ints(DType.INT32, -3, 3), 2, 4), c.in("upd", 2, 4), 0, "add")));
+    add(cs, "GatherElements", "axis 1 with negative indices", c -> c.out("y", Ops.gatherElements(c.in("x", 3, 5),
+        c.in("idx", DType.INT64, ints(DType.INT64, -5, 5), 3, 4), 1)));
+    add(cs, "GatherElements", "axis 0, fewer rows than data", c -> c.out("y", Ops.gatherElements(
+        c.in("x", 4, 3, 2), c.in("idx", DType.INT64, ints(DType.INT64, 0, 4), 2, 3, 2), 0)));
   }
 
   private static void checkDropoutHalf(Map<String, Tensor> res, String who) {
