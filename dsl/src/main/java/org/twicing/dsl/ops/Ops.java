@@ -93,7 +93,7 @@ public final class Ops {
 
   /** Whether {@code op} is a reduction whose axes are an attribute in opset 17 (ReduceMean, ReduceMax). */
   public static boolean hasAxesAttribute(OpDef op) {
-    return op instanceof Reductions.Reduce r && !r.axesAsInput();
+    return !op.attributesAsInputs(18).isEmpty();
   }
 
   private static Value op(OpDef op, Attributes attrs, Value... in) {

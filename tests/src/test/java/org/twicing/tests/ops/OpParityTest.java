@@ -842,7 +842,7 @@ class OpParityTest {
   /**
    * Ops newer than the target opset are emitted as their formula: Gelu is a Gelu node only from opset 20 (Erf or
    * Tanh arithmetic before); training-mode BatchNormalization is always its formula (see the aliasing parity
-   * case), inference-mode BatchNormalization stays one node.
+   * case), inference-mode BatchNormalization stays one node; from opset 18 ReduceMean's axes are an input.
    */
   @Test
   void loweringFollowsTheTargetOpset() throws Exception {
@@ -856,6 +856,7 @@ class OpParityTest {
     g.output("bn_train", bn.get(0));
     g.output("bn_mean", bn.get(1));
     g.output("bn_var", bn.get(2));
+    g.output("mean", Ops.reduceMean(x, true, 1));
     Graph graph = g.build();
     Map<Integer, Map<String, Integer>> counts = new LinkedHashMap<>();
     for (int opset : new int[] {17, 18, 20}) {
@@ -864,6 +865,12 @@ class OpParityTest {
       Map<String, Integer> n = new LinkedHashMap<>();
       for (var node : org.twicing.codegen.onnx.OnnxProtos.ModelProto.parseFrom(bytes).getGraph().getNodeList()) {
         n.merge(node.getOpType(), 1, Integer::sum);
+        if (node.getOpType().equals("ReduceMean")) {
+          // Opset 18 takes ReduceMean's axes as an input (also inside the lowered BatchNormalization).
+          assertEquals(opset >= 18 ? 2 : 1, node.getInputCount(), "ReduceMean inputs at opset " + opset);
+          assertEquals(opset >= 18, node.getAttributeList().stream().noneMatch(a -> a.getName().equals("axes")),
+              "ReduceMean axes attribute at opset " + opset);
+        }
       }
       counts.put(opset, n);
     }
