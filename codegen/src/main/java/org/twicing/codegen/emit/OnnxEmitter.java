@@ -3,9 +3,13 @@ package org.twicing.codegen.emit;
 import com.google.protobuf.ByteString;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
 import org.twicing.codegen.onnx.OnnxProtos.AttributeProto;
 import org.twicing.codegen.onnx.OnnxProtos.GraphProto;
 import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
@@ -21,7 +25,6 @@ import org.twicing.dsl.ir.Attributes;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.Node;
 import org.twicing.dsl.ir.Value;
-import org.twicing.dsl.ops.Ops;
 import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Encoding;
 import org.twicing.dsl.types.Tensor;
@@ -87,8 +90,9 @@ public final class OnnxEmitter {
         default -> throw new IllegalStateException();
       }
     });
+    Set<Value> read = readValues(graph);
     for (Node n : graph.nodes()) {
-      g.addNode(node(n, options, g));
+      node(n, options, g, Value::name, "", read);
     }
     graph.outputs().forEach((name, v) -> g.addOutput(valueInfo(name, v.type())));
     return g.build();
@@ -120,34 +124,92 @@ public final class OnnxEmitter {
     return b.build();
   }
 
-  private static NodeProto node(Node n, EmitOptions options, GraphProto.Builder g) {
-    NodeProto.Builder b = NodeProto.newBuilder().setName(n.name()).setOpType(n.op().onnxType())
+  /**
+   * Adds the NodeProto(s) for {@code n} to {@code g}: the node itself, or, when its op decomposes it for the target
+   * opset ({@link org.twicing.dsl.ops.OpDef#decompose}), the replacement graph's nodes inlined under the node's
+   * name. {@code names} gives the emitted name of each value ({@link Value#name()} at top level) and
+   * {@code prefix} is prepended to node names (empty at top level); {@code read} holds the values something reads.
+   */
+  private static void node(Node n, EmitOptions options, GraphProto.Builder g,
+      Function<Value, String> names, String prefix, Set<Value> read) {
+    Graph sub = n.op().decompose(n, options.opset());
+    if (sub != null) {
+      inline(n, sub, options, g, names, prefix);
+      return;
+    }
+    NodeProto.Builder b = NodeProto.newBuilder().setName(prefix + n.name()).setOpType(n.op().onnxType())
         .setDomain(n.op().domain());
     List<Value> ins = new ArrayList<>(n.inputs());
     while (!ins.isEmpty() && ins.get(ins.size() - 1) == null) {
       ins.remove(ins.size() - 1);
     }
     for (Value v : ins) {
-      b.addInput(v == null ? "" : v.name());
+      b.addInput(v == null ? "" : names.apply(v));
     }
-    for (Value v : n.outputs()) {
-      b.addOutput(v.name());
+    // Optional outputs nothing reads are left out (trailing) or unnamed, so e.g. MaxPool's Indices cost nothing.
+    int required = n.op().requiredOutputs(n.attributes());
+    int keep = n.outputs().size();
+    while (keep > required && !read.contains(n.output(keep - 1))) {
+      keep--;
+    }
+    for (int i = 0; i < keep; i++) {
+      Value v = n.output(i);
+      b.addOutput(i < required || read.contains(v) ? names.apply(v) : "");
     }
     Attributes attrs = n.attributes();
-    if (options.opset() >= 18 && Ops.hasAxesAttribute(n.op())) {
-      // Opset 18 moved ReduceMean/ReduceMax axes from an attribute to an input.
-      long[] axes = attrs.get(org.twicing.dsl.ir.Attr.ints("axes"));
-      if (axes != null) {
-        String axesName = n.name() + "/axes";
-        g.addInitializer(tensor(axesName, Tensor.longs(axes)));
-        b.addInput(axesName);
-        attrs = attrs.with(org.twicing.dsl.ir.Attr.ints("axes"), null);
+    for (Attr<long[]> key : n.op().attributesAsInputs(options.opset())) {
+      // The target opset takes this attribute as an input (e.g. ReduceMean's axes from opset 18).
+      long[] value = attrs.get(key);
+      if (value != null) {
+        String name = prefix + n.name() + "/" + key.name();
+        g.addInitializer(tensor(name, Tensor.longs(value)));
+        b.addInput(name);
+        attrs = attrs.with(key, null);
       }
     }
     for (Attributes.Entry<?> e : attrs.entries().values()) {
       b.addAttribute(attribute(e.key(), e.value()));
     }
-    return b.build();
+    g.addNode(b.build());
+  }
+
+  /**
+   * Inlines the decomposition {@code sub} of node {@code n}: its inputs are the node's present inputs, its outputs
+   * the node's outputs, and its other values and nodes are named {@code <node>/lowered/<name>}, apart from the
+   * builder's own names.
+   */
+  private static void inline(Node n, Graph sub, EmitOptions options, GraphProto.Builder g,
+      Function<Value, String> names, String outerPrefix) {
+    Map<Value, String> rename = new HashMap<>();
+    int k = 0;
+    for (Value v : n.inputs()) {
+      if (v != null) {
+        rename.put(sub.inputs().get(k++), names.apply(v));
+      }
+    }
+    int o = 0;
+    for (Value out : sub.outputs().values()) {
+      rename.put(out, names.apply(n.output(o++)));
+    }
+    String prefix = outerPrefix + n.name() + "/lowered/";
+    Function<Value, String> inner = v -> rename.computeIfAbsent(v, x -> prefix + x.name());
+    Set<Value> read = readValues(sub);
+    for (Node m : sub.nodes()) {
+      node(m, options, g, inner, prefix, read);
+    }
+  }
+
+  /** The values some node of {@code graph} reads or that are graph outputs. */
+  private static Set<Value> readValues(Graph graph) {
+    Set<Value> read = new HashSet<>(graph.outputs().values());
+    for (Node n : graph.nodes()) {
+      for (Value v : n.inputs()) {
+        if (v != null) {
+          read.add(v);
+        }
+      }
+    }
+    return read;
   }
 
   private static AttributeProto attribute(Attr<?> key, Object value) {

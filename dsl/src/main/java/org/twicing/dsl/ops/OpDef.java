@@ -1,7 +1,13 @@
 package org.twicing.dsl.ops;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
+import org.twicing.dsl.ir.Attr;
 import org.twicing.dsl.ir.Attributes;
+import org.twicing.dsl.ir.Graph;
+import org.twicing.dsl.ir.GraphBuilder;
+import org.twicing.dsl.ir.Node;
 import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
@@ -48,6 +54,57 @@ public abstract class OpDef {
   public List<Value> gradient(GradCall call) {
     throw new UnsupportedOperationException("op " + onnxType + " has no gradient rule (node " + call.node().name()
         + "); it cannot lie on a path from a parameter to the loss");
+  }
+
+  /**
+   * How a node of this op is lowered for a target default-domain opset when it cannot be emitted as itself: a
+   * small graph over the node's present inputs (graph inputs in the node's input order, omitted optional inputs
+   * left out) whose outputs, in order, replace the node's outputs; the emitter inlines it (recursively, so its
+   * nodes get the same per-opset treatment). Null (the default) means the node is emitted as its own ONNX op.
+   * Used for ops newer than the target opset (Gelu before opset 20) and for modes consumers run unreliably
+   * (training-mode BatchNormalization).
+   */
+  public Graph decompose(Node node, int opset) {
+    return null;
+  }
+
+  /**
+   * Builds a {@link #decompose} graph for {@code node}: one graph input per present node input (named
+   * {@code in<i>}, typed like it), {@code body} maps the inputs (null where omitted) to the replacement outputs.
+   */
+  protected static Graph decomposeWith(Node node,
+      Function<List<Value>, List<Value>> body) {
+    GraphBuilder g = new GraphBuilder(node.name());
+    List<Value> ins = new ArrayList<>();
+    for (int i = 0; i < node.inputs().size(); i++) {
+      Value v = node.input(i);
+      ins.add(v == null ? null : g.input("in" + i, v.type()));
+    }
+    List<Value> outs = body.apply(ins);
+    if (outs.size() != node.outputs().size()) {
+      throw new IllegalStateException(node.op() + " decomposition of node " + node.name() + " gives " + outs.size()
+          + " outputs, the node has " + node.outputs().size());
+    }
+    for (int k = 0; k < outs.size(); k++) {
+      g.output("out" + k, outs.get(k));
+    }
+    return g.build();
+  }
+
+  /**
+   * The int-list attributes that ONNX takes as trailing int64 inputs instead, in input order, in the target opset
+   * (ReduceMean's and ReduceMax's axes from opset 18); the emitter writes them as initializers. Default: none.
+   */
+  public List<Attr<long[]>> attributesAsInputs(int opset) {
+    return List.of();
+  }
+
+  /**
+   * How many leading outputs ONNX requires of a node with these attributes; outputs from this index on are
+   * optional, and the emitter leaves out those nothing reads (MaxPool's Indices, Dropout's mask). Default: all.
+   */
+  public int requiredOutputs(Attributes attributes) {
+    return Integer.MAX_VALUE;
   }
 
   /** Whether this op's outputs depend on random state, so it must not be folded or deduplicated. */
