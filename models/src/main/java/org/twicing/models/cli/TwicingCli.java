@@ -36,6 +36,7 @@ import picocli.CommandLine.Option;
         ExportWebCommand.class,
         ServeWebCommand.class,
         DeviceCheckCommand.class,
+        QuantizeCommand.class,
         HelpCommand.class,
     })
 public final class TwicingCli {

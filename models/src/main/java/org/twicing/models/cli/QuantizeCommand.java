@@ -1,0 +1,180 @@
+package org.twicing.models.cli;
+
+import ai.onnxruntime.OnnxTensor;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import org.twicing.codegen.emit.ModelArtifacts;
+import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
+import org.twicing.codegen.quant.Int8Quantizer;
+import org.twicing.dsl.io.AtomicFile;
+import org.twicing.models.data.LabeledImages;
+import org.twicing.models.training.Evaluation;
+import org.twicing.models.training.RunSettings;
+import org.twicing.models.training.TrainedRun;
+import org.twicing.models.training.TrainingData;
+import org.twicing.runtime.SessionOptionsSpec;
+import org.twicing.runtime.Tensors;
+import org.twicing.runtime.train.InferenceRunner;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code twicing quantize}: writes a run directory whose model.onnx is the run's inference model with int8
+ * weights ({@link Int8Quantizer}), then evaluates both on the run's test data and times both, alternating, in the
+ * same process, so the accuracy cost and the speed-up are measured side by side.
+ */
+@Command(
+    name = "quantize",
+    mixinStandardHelpOptions = true,
+    versionProvider = TwicingVersion.class,
+    sortOptions = false,
+    description = {"Write a run directory whose model.onnx is int8 (dynamic quantization with standard ONNX ops: "
+        + "DynamicQuantizeLinear + MatMulInteger, per-column int8 weights; no calibration set needed), then "
+        + "compare it with the float32 model: test accuracy (or validation loss) and median ms per batch, "
+        + "alternating runs.", "", "eval and predict work on the new run directory as on any run."})
+public final class QuantizeCommand implements Callable<Integer> {
+  @Spec
+  CommandSpec spec;
+
+  @Option(names = "--run", paramLabel = "RUN", required = true, description = "The trained run (its model.onnx).")
+  Path run;
+
+  @Option(names = "--out", paramLabel = "QRUN", required = true, description = "The new run directory (must not "
+      + "exist).")
+  Path out;
+
+  @Option(names = "--data-dir", paramLabel = "DIR", description = "Fashion-MNIST directory (default: the run's).")
+  Path dataDir;
+
+  @Option(names = "--batch", paramLabel = "B", defaultValue = "64", description = "Batch of the timing (default 64).")
+  int batch;
+
+  @Option(names = "--iters", paramLabel = "N", defaultValue = "20", description = "Timed runs of each model "
+      + "(default 20; 0: no timing).")
+  int iters;
+
+  @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "Intra-op threads (default 0: "
+      + "one per available processor).")
+  int threads;
+
+  @Override
+  public Integer call() {
+    PrintWriter w = spec.commandLine().getOut();
+    if (batch < 1 || batch > 4096) {
+      throw new CliException("--batch must be between 1 and 4096, got " + batch, null, TwicingCli.EXIT_USAGE);
+    }
+    if (iters < 0 || iters > 10_000) {
+      throw new CliException("--iters must be between 0 and 10000, got " + iters, null, TwicingCli.EXIT_USAGE);
+    }
+    Path source = run.resolve(ModelArtifacts.MODEL);
+    if (!Files.isRegularFile(source)) {
+      throw new CliException(run + ": has no " + ModelArtifacts.MODEL + " to quantize (train writes it at the end)");
+    }
+    if (Files.exists(out)) {
+      throw new CliException(out + ": already exists; choose a new --out for the quantized run");
+    }
+    try {
+      ModelProto fp32 = ModelProto.parseFrom(Files.readAllBytes(source));
+      Int8Quantizer.Result q = Int8Quantizer.quantize(fp32);
+      if (q.quantizedMatMuls() == 0) {
+        throw new CliException(source + ": no MatMul with a float weight matrix to quantize");
+      }
+      writeRun(q.model());
+      w.printf(Locale.ROOT, "quantized %d MatMul weights to int8 (%d activation products stay float32); weights "
+          + "%.2f MB -> %.2f MB; wrote %s%n", q.quantizedMatMuls(), q.keptMatMuls(), q.floatWeightBytes() / 1e6,
+          q.int8WeightBytes() / 1e6, out.resolve(ModelArtifacts.MODEL));
+      int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+      SessionOptionsSpec options = SessionOptionsSpec.builder().provider("cpu").intraOpThreads(n).build();
+      try (TrainedRun f = TrainedRun.open(source, options);
+          TrainedRun i8 = TrainedRun.open(out.resolve(ModelArtifacts.MODEL), options)) {
+        RunSettings s = f.settings();
+        Path dir = dataDir != null ? dataDir : s.dataDir() != null ? Path.of(s.dataDir()) : null;
+        TrainingData td = TrainingData.load(s.data(), dir);
+        Evaluation e = td.evaluation(f.model(), td.isImages() ? 256 : 32);
+        Map<String, Double> mf = e.evaluate(f.runner(), true);
+        Map<String, Double> mq = e.evaluate(i8.runner(), true);
+        w.println("float32: " + e.summary(mf));
+        w.println("int8:    " + e.summary(mq));
+        String key = e.headline();
+        w.printf(Locale.ROOT, "int8 - float32 %s: %+.4f%n", key, mq.get(key) - mf.get(key));
+        if (iters > 0 && td.isImages()) {
+          double[] ms = time(f.runner(), i8.runner(), td.fashion().test());
+          w.printf(Locale.ROOT, "median ms per batch of %d (%d alternating runs each, %d threads): float32 %.2f, "
+              + "int8 %.2f, speed-up %.2fx%n", batch, iters, n, ms[0], ms[1], ms[0] / ms[1]);
+        }
+      }
+      w.flush();
+      return 0;
+    } catch (CliException e) {
+      throw e;
+    } catch (IOException | RuntimeException e) {
+      throw new CliException(CliException.describe(e), e);
+    }
+  }
+
+  /** Writes QRUN/model.onnx through a temporary directory renamed into place. */
+  private void writeRun(ModelProto model) throws IOException {
+    Path abs = out.toAbsolutePath();
+    Files.createDirectories(abs.getParent());
+    Path tmp = Files.createTempDirectory(abs.getParent(), "." + abs.getFileName() + ".");
+    boolean moved = false;
+    try {
+      AtomicFile.write(tmp.resolve(ModelArtifacts.MODEL), model.toByteArray());
+      try {
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+      } catch (UnsupportedOperationException e) {
+        // not a POSIX file system
+      }
+      Files.move(tmp, abs, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+      moved = true;
+    } finally {
+      if (!moved) {
+        try (Stream<Path> walk = Files.walk(tmp)) {
+          walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+      }
+    }
+  }
+
+  /** Median ms per batch of the float32 and the int8 runner, run alternately so drifts in load hit both alike. */
+  private double[] time(InferenceRunner fp32, InferenceRunner int8, LabeledImages test) {
+    int b = Math.min(batch, test.size());
+    int per = test.pixelsPerImage();
+    float[] x = new float[b * per];
+    for (int i = 0; i < b; i++) {
+      test.copyNormalizedImage(i, x, i * per);
+    }
+    long[] shape = test.imageShape().clone();
+    shape[0] = b;
+    double[][] t = new double[2][iters];
+    try (OnnxTensor in = Tensors.floats(x, shape)) {
+      InferenceRunner[] rs = {fp32, int8};
+      for (InferenceRunner r : rs) {
+        r.logits(in); // warm-up
+      }
+      for (int k = 0; k < iters; k++) {
+        for (int m = 0; m < 2; m++) {
+          long t0 = System.nanoTime();
+          rs[m].logits(in);
+          t[m][k] = (System.nanoTime() - t0) / 1e6;
+        }
+      }
+    }
+    return new double[] {median(t[0]), median(t[1])};
+  }
+
+  private static double median(double[] v) {
+    double[] s = v.clone();
+    Arrays.sort(s);
+    return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  }
+}
