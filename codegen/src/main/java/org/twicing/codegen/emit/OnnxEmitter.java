@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
+import org.twicing.codegen.importer.TensorProtos;
 import org.twicing.codegen.onnx.OnnxProtos.AttributeProto;
 import org.twicing.codegen.onnx.OnnxProtos.GraphProto;
 import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
@@ -26,7 +27,6 @@ import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.Node;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.Dim;
-import org.twicing.dsl.types.Encoding;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
 
@@ -111,17 +111,9 @@ public final class OnnxEmitter {
         .build();
   }
 
-  /** A TensorProto holding {@code t} as raw little-endian data. */
+  /** A TensorProto holding {@code t} as raw little-endian data (see {@link TensorProtos#fromTensor}). */
   public static TensorProto tensor(String name, Tensor t) {
-    TensorProto.Builder b = TensorProto.newBuilder().setDataType(t.dtype().onnxCode())
-        .setRawData(ByteString.copyFrom(Encoding.toBytes(t)));
-    if (name != null) {
-      b.setName(name);
-    }
-    for (long d : t.shape()) {
-      b.addDims(d);
-    }
-    return b.build();
+    return TensorProtos.fromTensor(name, t);
   }
 
   /**
