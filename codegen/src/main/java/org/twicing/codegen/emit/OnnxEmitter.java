@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.twicing.codegen.importer.TensorProtos;
 import org.twicing.codegen.onnx.OnnxProtos.AttributeProto;
 import org.twicing.codegen.onnx.OnnxProtos.GraphProto;
 import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
@@ -23,7 +24,6 @@ import org.twicing.dsl.ir.Node;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.ops.Ops;
 import org.twicing.dsl.types.Dim;
-import org.twicing.dsl.types.Encoding;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
 
@@ -88,17 +88,9 @@ public final class OnnxEmitter {
         .build();
   }
 
-  /** A TensorProto holding {@code t} as raw little-endian data. */
+  /** A TensorProto holding {@code t} as raw little-endian data (see {@link TensorProtos#fromTensor}). */
   public static TensorProto tensor(String name, Tensor t) {
-    TensorProto.Builder b = TensorProto.newBuilder().setDataType(t.dtype().onnxCode())
-        .setRawData(ByteString.copyFrom(Encoding.toBytes(t)));
-    if (name != null) {
-      b.setName(name);
-    }
-    for (long d : t.shape()) {
-      b.addDims(d);
-    }
-    return b.build();
+    return TensorProtos.fromTensor(name, t);
   }
 
   private static NodeProto node(Node n, EmitOptions options, GraphProto.Builder g) {

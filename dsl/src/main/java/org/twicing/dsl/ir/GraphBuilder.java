@@ -107,16 +107,41 @@ public final class GraphBuilder {
 
   /** Applies {@code op} to {@code operands}, type-checking at once; returns the node's outputs. */
   public List<Value> apply(OpDef op, List<Value> operands, Attributes attributes) {
+    checkOperands(op, operands);
+    String scope = currentScope();
+    String base = (scope.isEmpty() ? "" : scope + "/") + op.onnxType();
+    int k = counters.merge(base, 1, Integer::sum) - 1;
+    String nodeName = k == 0 ? base : base + "_" + k;
+    return add(op, nodeName, operands, attributes, List.of());
+  }
+
+  /**
+   * Applies {@code op} as a node called {@code nodeName} whose outputs take {@code outputNames} (an absent, null
+   * or empty entry gets a name derived from the node's): for importers that keep a foreign graph's value names.
+   */
+  public List<Value> applyNamed(OpDef op, String nodeName, List<Value> operands, Attributes attributes,
+      List<String> outputNames) {
+    checkOperands(op, operands);
+    for (String n : outputNames) {
+      if (n != null && !n.isEmpty()) {
+        claim(n, "node output");
+      }
+    }
+    return add(op, nodeName, operands, attributes, outputNames);
+  }
+
+  private void checkOperands(OpDef op, List<Value> operands) {
     for (Value v : operands) {
       if (v != null && v.graph() != this) {
         throw new ShapeError(op.onnxType() + ": operand " + v + " belongs to graph '" + v.graph().name()
             + "', not '" + name + "'");
       }
     }
+  }
+
+  private List<Value> add(OpDef op, String nodeName, List<Value> operands, Attributes attributes,
+      List<String> outputNames) {
     String scope = currentScope();
-    String base = (scope.isEmpty() ? "" : scope + "/") + op.onnxType();
-    int k = counters.merge(base, 1, Integer::sum) - 1;
-    String nodeName = k == 0 ? base : base + "_" + k;
     OpCall call = new OpCall(op, nodeName, operands, attributes);
     List<TensorType> types = op.infer(call);
     Node node = new Node(op, nodeName, scope, operands, attributes);
@@ -125,7 +150,9 @@ public final class GraphBuilder {
       folded = attributes.get(Ops.VALUE);
     }
     for (int i = 0; i < types.size(); i++) {
-      String valueName = types.size() == 1 ? nodeName : nodeName + ":" + i;
+      String given = i < outputNames.size() ? outputNames.get(i) : null;
+      String valueName = given != null && !given.isEmpty() ? given
+          : types.size() == 1 ? nodeName : nodeName + ":" + i;
       List<Dim> sv = op.shapeValue(call, i);
       Value out = new Value(this, valueName, types.get(i), Value.Kind.NODE, node, i, folded, sv);
       node.addOutput(out);

@@ -1,0 +1,215 @@
+package org.twicing.codegen.importer;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.twicing.codegen.onnx.OnnxProtos.AttributeProto;
+import org.twicing.codegen.onnx.OnnxProtos.NodeProto;
+import org.twicing.dsl.ir.Attr;
+import org.twicing.dsl.ir.Attributes;
+import org.twicing.dsl.ir.GraphBuilder;
+import org.twicing.dsl.ir.Value;
+import org.twicing.dsl.ops.OpDef;
+import org.twicing.dsl.ops.Ops;
+import org.twicing.dsl.types.Tensor;
+
+/**
+ * One ONNX node being imported: its operands looked up among the values imported so far, its attributes as
+ * typed values, and the means to build our nodes under the ONNX node's name and output names.
+ */
+final class NodeImport {
+  private final NodeProto proto;
+  private final String nodeName;
+  private final long opset;
+  private final GraphBuilder graph;
+  private final Map<String, Value> values;
+  private final Set<String> consumed;
+  private final Path externalDataDir;
+
+  NodeImport(NodeProto proto, String nodeName, long opset, GraphBuilder graph, Map<String, Value> values,
+      Set<String> consumed, Path externalDataDir) {
+    this.proto = proto;
+    this.nodeName = nodeName;
+    this.opset = opset;
+    this.graph = graph;
+    this.values = values;
+    this.consumed = consumed;
+    this.externalDataDir = externalDataDir;
+  }
+
+  /** The ONNX op type. */
+  String opType() {
+    return proto.getOpType();
+  }
+
+  /** The model's default-domain opset. */
+  long opset() {
+    return opset;
+  }
+
+  /** Number of inputs listed (trailing omitted ones included). */
+  int inputCount() {
+    return proto.getInputCount();
+  }
+
+  /** Input {@code i}, or null when absent or omitted (empty name). */
+  Value input(int i) {
+    if (i >= proto.getInputCount() || proto.getInput(i).isEmpty()) {
+      return null;
+    }
+    Value v = values.get(proto.getInput(i));
+    if (v == null) {
+      throw fail("input %d '%s' is not produced by any earlier node, graph input or initializer", i,
+          proto.getInput(i));
+    }
+    return v;
+  }
+
+  /** All inputs in order, null for omitted ones. */
+  List<Value> inputs() {
+    List<Value> in = new ArrayList<>();
+    for (int i = 0; i < proto.getInputCount(); i++) {
+      in.add(input(i));
+    }
+    while (!in.isEmpty() && in.get(in.size() - 1) == null) {
+      in.remove(in.size() - 1);
+    }
+    return in;
+  }
+
+  /** The build-time value of input {@code i} (a constant or initializer-turned-constant), or null if omitted. */
+  Tensor constant(int i) {
+    Value v = input(i);
+    if (v == null) {
+      return null;
+    }
+    if (v.constant() == null) {
+      throw fail("input %d '%s' must be a constant (an initializer or Constant node), it is computed at run time",
+          i, v.name());
+    }
+    return v.constant();
+  }
+
+  /** Whether output {@code i} is named and read by a later node or the graph outputs. */
+  boolean outputUsed(int i) {
+    return i < proto.getOutputCount() && !proto.getOutput(i).isEmpty() && consumed.contains(proto.getOutput(i));
+  }
+
+  /** Number of outputs listed. */
+  int outputCount() {
+    return proto.getOutputCount();
+  }
+
+  /** Whether the node carries attribute {@code name}. */
+  boolean has(String name) {
+    return proto.getAttributeList().stream().anyMatch(a -> a.getName().equals(name));
+  }
+
+  /** An integer attribute, or {@code dflt}. */
+  long intAttr(String name, long dflt) {
+    AttributeProto a = find(name);
+    return a == null ? dflt : a.getI();
+  }
+
+  /** An ints attribute, or null. */
+  long[] intsAttr(String name) {
+    AttributeProto a = find(name);
+    return a == null ? null : a.getIntsList().stream().mapToLong(Long::longValue).toArray();
+  }
+
+  /** A string attribute, or {@code dflt}. */
+  String stringAttr(String name, String dflt) {
+    AttributeProto a = find(name);
+    return a == null ? dflt : a.getS().toString(StandardCharsets.UTF_8);
+  }
+
+  /** A tensor attribute, or null. */
+  AttributeProto find(String name) {
+    for (AttributeProto a : proto.getAttributeList()) {
+      if (a.getName().equals(name)) {
+        return a;
+      }
+    }
+    return null;
+  }
+
+  /** Every attribute but {@code dropped}, as typed attributes (ONNX attribute kinds map one to one). */
+  Attributes attributes(String... dropped) {
+    List<String> skip = Arrays.asList(dropped);
+    Attributes out = Attributes.none();
+    for (AttributeProto a : proto.getAttributeList()) {
+      if (skip.contains(a.getName())) {
+        continue;
+      }
+      out = with(out, a);
+    }
+    return out;
+  }
+
+  private Attributes with(Attributes out, AttributeProto a) {
+    String n = a.getName();
+    if (!a.getRefAttrName().isEmpty()) {
+      throw fail("attribute '%s' refers to a function attribute; only plain graphs are supported", n);
+    }
+    return switch (a.getType()) {
+      case INT -> out.with(Attr.integer(n), a.getI());
+      case INTS -> out.with(Attr.ints(n), a.getIntsList().stream().mapToLong(Long::longValue).toArray());
+      case FLOAT -> out.with(Attr.real(n), (double) a.getF());
+      case FLOATS -> out.with(Attr.reals(n), a.getFloatsList().stream().mapToDouble(Float::doubleValue).toArray());
+      case STRING -> out.with(Attr.string(n), a.getS().toString(StandardCharsets.UTF_8));
+      case TENSOR -> out.with(Attr.tensor(n), tensor(a));
+      default -> throw fail("attribute '%s' has kind %s, which no supported op takes", n, a.getType());
+    };
+  }
+
+  /** The tensor of a TENSOR attribute. */
+  Tensor tensor(AttributeProto a) {
+    try {
+      return TensorProtos.toTensor(a.getT(), externalDataDir);
+    } catch (IllegalArgumentException e) {
+      throw fail("attribute '%s': %s", a.getName(), e.getMessage());
+    }
+  }
+
+  /** Builds {@code op} on {@code inputs} as this node: our node and its outputs take the ONNX names. */
+  List<Value> emit(OpDef op, List<Value> inputs, Attributes attributes) {
+    return graph.applyNamed(op, nodeName, inputs, attributes, proto.getOutputList());
+  }
+
+  /** Builds {@code op} as this node, producing only its first output (the ONNX node's others must be unused). */
+  List<Value> emitFirst(OpDef op, List<Value> inputs, Attributes attributes) {
+    requireUnusedBeyond(1);
+    return graph.applyNamed(op, nodeName, inputs, attributes, proto.getOutputList().subList(0, 1));
+  }
+
+  /** Passes {@code v} on under the node's first output name (an Identity node). */
+  List<Value> alias(Value v) {
+    return emitFirst(Ops.IDENTITY, List.of(v), Attributes.none());
+  }
+
+  /** Fails when an output at position {@code n} or later is read: our form of the op does not produce it. */
+  void requireUnusedBeyond(int n) {
+    for (int i = n; i < proto.getOutputCount(); i++) {
+      if (outputUsed(i)) {
+        throw fail("output %d '%s' is read by the graph, but only the first %d output(s) are supported", i,
+            proto.getOutput(i), n);
+      }
+    }
+  }
+
+  /** An auxiliary constant (axes, sizes) named after this node. */
+  Value constant(String role, Tensor value) {
+    return graph.applyNamed(Ops.byOnnxType("Constant"), nodeName + "/" + role, List.of(),
+        Attributes.of(Ops.VALUE, value), List.of()).get(0);
+  }
+
+  /** An error naming the node and its op type. */
+  IllegalArgumentException fail(String format, Object... args) {
+    return new IllegalArgumentException(proto.getOpType() + " node '" + nodeName + "': "
+        + String.format(format, args));
+  }
+}
