@@ -1,9 +1,5 @@
 package org.twicing.codegen.passes;
 
-import static org.twicing.dsl.ops.Ops.add;
-import static org.twicing.dsl.ops.Ops.matmul;
-import static org.twicing.dsl.ops.Ops.sub;
-
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
@@ -12,10 +8,13 @@ import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
 import org.twicing.dsl.ir.Attr;
+import org.twicing.dsl.ir.Attributes;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.GraphBuilder;
 import org.twicing.dsl.ir.Node;
 import org.twicing.dsl.ir.Value;
+import org.twicing.dsl.ops.OpDef;
+import org.twicing.dsl.ops.Ops;
 import org.twicing.dsl.types.Dim;
 
 /**
@@ -34,6 +33,9 @@ public final class TwicingRewrite {
 
   private static final Attr<Long> AXIS = Attr.integer("axis");
   private static final Set<String> PASS_THROUGH = Set.of("Dropout", "Cast", "Identity");
+  private static final OpDef MATMUL = Ops.byOnnxType("MatMul");
+  private static final OpDef ADD = Ops.byOnnxType("Add");
+  private static final OpDef SUB = Ops.byOnnxType("Sub");
 
   private TwicingRewrite() { }
 
@@ -143,9 +145,10 @@ public final class TwicingRewrite {
   }
 
   /**
-   * Rebuilds {@code g} node by node in a fresh builder (so the result's values and nodes belong together),
-   * replacing each MatMul of {@code sites} by the twicing products. Inputs, parameters, output names, scopes and
-   * metadata are kept.
+   * Rebuilds {@code g} node by node in a fresh builder (so the result's values and nodes belong together), keeping
+   * every node and value name, and replaces each MatMul of {@code sites} by the twicing products, whose new nodes
+   * are named after it ({@code <matmul>/twicing_av}, {@code .../twicing_2v}, {@code .../twicing_u}). Inputs,
+   * parameters, outputs, scopes and metadata are kept.
    */
   private static Graph replay(Graph g, Set<Node> sites) {
     GraphBuilder b = new GraphBuilder(g.name());
@@ -154,23 +157,21 @@ public final class TwicingRewrite {
       map.put(in, b.input(in.name(), in.type()));
     }
     g.parameters().forEach((p, t) -> map.put(p, b.parameter(p.name(), t)));
-    Map<Value, String> outputNames = new HashMap<>();
-    g.outputs().forEach((name, v) -> outputNames.put(v, name));
     for (Node n : g.nodes()) {
       List<Value> ins = new ArrayList<>(n.inputs().size());
       n.inputs().forEach(v -> ins.add(v == null ? null : map.get(v)));
-      if (n.op().onnxType().equals("Identity") && n.name().equals("outputs/" + outputNames.get(n.output(0)))) {
-        map.put(n.output(0), ins.get(0)); // the builder's own output naming node; b.output adds it back
-        continue;
-      }
       try (var s = b.absoluteScope(n.scope())) {
         if (sites.contains(n)) {
           Value a = ins.get(0);
           Value v = ins.get(1);
-          Value av = matmul(a, v);
-          map.put(n.output(0), matmul(a, sub(add(v, v), av)));
+          Value av = named(b, MATMUL, n.name() + "/twicing_av", a, v);
+          Value twoV = named(b, ADD, n.name() + "/twicing_2v", v, v);
+          Value u = named(b, SUB, n.name() + "/twicing_u", twoV, av);
+          map.put(n.output(0), b.applyNamed(n.op(), n.name(), List.of(a, u), n.attributes(),
+              List.of(n.output(0).name())).get(0));
         } else {
-          List<Value> outs = b.apply(n.op(), ins, n.attributes());
+          List<Value> outs = b.applyNamed(n.op(), n.name(), ins, n.attributes(),
+              n.outputs().stream().map(Value::name).toList());
           for (int i = 0; i < outs.size(); i++) {
             map.put(n.output(i), outs.get(i));
           }
@@ -181,5 +182,9 @@ public final class TwicingRewrite {
     g.metadata().forEach(b::metadata);
     b.docString(g.docString());
     return b.build();
+  }
+
+  private static Value named(GraphBuilder b, OpDef op, String name, Value x, Value y) {
+    return b.applyNamed(op, name, List.of(x, y), Attributes.none(), List.of(name)).get(0);
   }
 }
