@@ -41,6 +41,30 @@ import torch_reference  # noqa: E402
 OPSET = 17
 
 
+class NanoGpt(torch_reference.GPT):
+    """torch_reference's GPT with nanoGPT's own position lookup, wpe(arange(T)), as nanoGPT's model.py writes it
+    (same values as the reference's wpe.weight[:T]; the export then holds Range + Gather, as nanoGPT's does)."""
+
+    def forward(self, tokens):
+        if self.cfg["positions"] != "learned" or self.cfg["embed_scale"]:
+            return super().forward(tokens)
+        B, T = tokens.shape
+        pos = torch.arange(0, T, dtype=torch.long, device=tokens.device)
+        x = self.transformer["wte"](tokens) + self.transformer["wpe"](pos)
+        for block in self.transformer["h"]:
+            x = block(x)
+        if "ln_f" in self.transformer:
+            x = self.transformer["ln_f"](x)
+        return F.linear(x, self.transformer["wte"].weight)  # tied lm_head
+
+
+def build(cfg, dtype):
+    """The reference ViT (timm layout), or the GPT with nanoGPT's forward."""
+    if cfg["kind"] == "gpt":
+        return NanoGpt(cfg).to(dtype)
+    return torch_reference.build_model(cfg, dtype)
+
+
 def _np(t):
     return t.detach().to(torch.float64).cpu().numpy()
 
@@ -98,7 +122,7 @@ def transformer(d):
         out = {}
         models = {}
         for tag, dtype in (("f32", torch.float32), ("f64", torch.float64)):
-            m = torch_reference.build_model(cfg, dtype)
+            m = build(cfg, dtype)
             torch_reference.load_weights(m, weights, dtype)
             m.eval()
             x, labels = torch_reference.prepare_inputs(cfg, inputs, dtype, need_labels=True)

@@ -137,7 +137,7 @@ class AdamWParityTest {
    * Runs {@value #STEPS} steps with {@code runner}; returns "loss.k" for each step plus the final parameters and
    * states, and appends the state after each step to {@code history}.
    */
-  private static Map<String, Tensor> train(TaskModel model, Optimizer opt, StateDict w, Map<String, Tensor> inputs,
+  static Map<String, Tensor> train(TaskModel model, Optimizer opt, StateDict w, Map<String, Tensor> inputs,
       double lr, List<Map<String, Tensor>> history,
       java.util.function.Function<Map<String, Tensor>, Map<String, Tensor>> runner) {
     Map<String, Tensor> state = new LinkedHashMap<>(w.asMap());
@@ -174,7 +174,7 @@ class AdamWParityTest {
    * step at least {@value #KAPPA} of the tensor's root-mean-square denominator in that step, or a gradient that
    * was exactly zero throughout), bounded by the steps' size elsewhere.
    */
-  private static void compareAdamParameters(String label, TaskModel model, Map<String, Tensor> actual,
+  static void compareAdamParameters(String label, TaskModel model, Map<String, Tensor> actual,
       Map<String, Tensor> expected, List<Map<String, Tensor>> history, double lr) {
     long total = 0;
     long noisy = 0;
