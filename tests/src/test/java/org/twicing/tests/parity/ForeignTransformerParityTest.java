@@ -61,6 +61,8 @@ class ForeignTransformerParityTest {
    * (the attention scale, GELU's √2, LayerNorm's epsilon), each within 6e-8 of the float64 value PyTorch uses.
    */
   static final double TOL_F64 = 1e-6;
+  /** Three AdamW steps in float64 (see {@link #threeAdamWStepsEqualTorchOptimAdamW}). */
+  static final double TOL_ADAM_F64 = 1e-5;
   /** ONNX Runtime float32 against PyTorch float32. */
   static final double TOL_F32 = 1e-5;
   static final int DEPTH = 2;
@@ -274,10 +276,16 @@ class ForeignTransformerParityTest {
     m.parameters().forEach(p -> moments.remove(p.name()));
     ParityFixtures.compare(label + " (ORT f32) losses, moments", moments, ort, torch, AdamWParityTest.TOL);
     AdamWParityTest.compareAdamParameters(label + " (ORT f32) params", m, ort, torch, history, LR);
+    // Float64: losses and moments within TOL_ADAM_F64; parameters with the same conditioning rule, since the
+    // export's float32 constants perturb gradients by ~1e-8 and Adam turns that into up to lr on entries whose
+    // gradient is near zero.
     Graph graph = TrainingGraphs.trainStep(m, m.weights(), spec);
+    List<Map<String, Tensor>> exactHistory = new java.util.ArrayList<>();
     Map<String, Tensor> exact = AdamWParityTest.train(m, spec.optimizer(), m.weights(), f.inputs(), LR,
-        new java.util.ArrayList<>(), feeds -> Evaluator.runFloat64(graph, feeds));
-    ParityFixtures.compare(label + " (evaluator f64)", all, exact, torch, TOL_F64);
+        exactHistory, feeds -> Evaluator.runFloat64(graph, feeds));
+    ParityFixtures.compare(label + " (evaluator f64) losses, moments", moments, exact, torch, TOL_ADAM_F64);
+    AdamWParityTest.compareAdamParameters(label + " (evaluator f64) params", m, exact, torch, exactHistory, LR,
+        TOL_ADAM_F64);
   }
 
   @ParameterizedTest(name = "{0}")
