@@ -10,7 +10,8 @@ For each model and opset it writes DIR/<model>_op<k>.onnx and DIR/<model>_op<k>.
         rank >= 2 except cls_token/pos_embed, betas 0.9/0.999, eps 1e-8) on the same batch.
 The models: 'mlp' (Flatten, Linear, GELU, Linear, LayerNorm, ReLU, Linear; input [batch, 1, 4, 4], 5 classes),
 'lm' (token + position embedding, a pre-LN causal attention block with a GELU MLP, head; tokens [batch, 8],
-vocabulary 11) and 'fmnist' (Flatten, Linear 784->32, ReLU, Linear 32->10; for training on Fashion-MNIST).
+vocabulary 11) and 'fmnist' (Flatten, Linear 784->32, ReLU, Linear 32->10; for training on Fashion-MNIST) and 'bytelm' (the 'lm' layout with
+256 byte ids and 16 positions, for training on text).
 Everything is seeded, so the files are the same on every run.
 """
 
@@ -117,6 +118,9 @@ def cases():
     yield "lm", lm, tokens, torch.randint(0, 11, (2, 8)), "tokens", {0: "batch"}
     torch.manual_seed(2)
     yield "fmnist", FmnistMlp(), torch.randn(2, 1, 28, 28), torch.tensor([1, 9]), "pixels", {0: "batch"}
+    torch.manual_seed(3)
+    yield "bytelm", Lm(vocab=256, dim=16, heads=2, context=16), torch.randint(0, 256, (2, 16)), \
+        torch.randint(0, 256, (2, 16)), "tokens", {0: "batch"}
 
 
 def match(init, params):
