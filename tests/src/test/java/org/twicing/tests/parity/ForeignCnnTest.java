@@ -160,6 +160,22 @@ class ForeignCnnTest {
     assertTrue(last < 0.75 * first, "the loss fell: " + first + " -> " + last);
   }
 
+  @Test
+  void attentionTwicingOnAModelWithoutAttentionIsAnError() {
+    CommandLine cl = TwicingCli.commandLine();
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    cl.setOut(new PrintWriter(out, true));
+    cl.setErr(new PrintWriter(err, true));
+    int code = cl.execute("emit", "--onnx", dir.resolve("cnn.onnx").toString(), "--attention", "twicing", "--out",
+        dir.resolve("never").toString());
+    assertEquals(TwicingCli.EXIT_FAILURE, code, out.toString());
+    String e = err.toString().strip();
+    assertEquals(1, e.lines().count(), e);
+    assertTrue(e.contains("cnn.onnx") && e.contains("has no softmax attention"), e);
+    assertTrue(Files.notExists(dir.resolve("never").resolve(ModelArtifacts.MODEL)), "nothing written");
+  }
+
   private static double mean(double[] a, int from, int to) {
     double s = 0;
     for (int i = from; i < to; i++) {

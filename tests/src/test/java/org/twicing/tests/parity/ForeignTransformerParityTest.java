@@ -288,6 +288,47 @@ class ForeignTransformerParityTest {
         TOL_ADAM_F64);
   }
 
+  /** Output and exit code of one in-process CLI run. */
+  record Cli(int code, String out, String err) {
+    static Cli run(String... args) {
+      picocli.CommandLine cl = org.twicing.models.cli.TwicingCli.commandLine();
+      java.io.StringWriter out = new java.io.StringWriter();
+      java.io.StringWriter err = new java.io.StringWriter();
+      cl.setOut(new java.io.PrintWriter(out, true));
+      cl.setErr(new java.io.PrintWriter(err, true));
+      return new Cli(cl.execute(args), out.toString(), err.toString());
+    }
+  }
+
+  @org.junit.jupiter.api.Test
+  void emitOnnxWithAttentionTwicingRewritesReportsAndRecordsTheChoice() throws IOException {
+    Fixture f = FIXTURES.get("gpt");
+    Path out = Files.createTempDirectory(root, "cli");
+    Cli r = Cli.run("emit", "--onnx", f.onnx("softmax").toString(), "--attention", "twicing", "--optimizer",
+        "adamw", "--out", out.toString());
+    assertEquals(0, r.code(), r.out() + r.err());
+    assertTrue(r.out().contains("rewrote 2 softmax attention sites (8 heads) into twicing"), r.out());
+    // The emitted inference model is the twicing model: torch's twicing logits, not its softmax ones.
+    Map<String, Tensor> logits = ParityFixtures.ort(Files.readAllBytes(out.resolve(ModelArtifacts.MODEL)),
+        Map.of(f.softmax().inputName(), f.input()));
+    ParityFixtures.compare("emit --onnx --attention twicing gpt model.onnx", Map.of("logits", "logits"), logits,
+        f.reference("twicing", "f32"), TOL_F32);
+    // softmax keeps the model; other kinds are usage errors naming the option.
+    Cli keep = Cli.run("emit", "--onnx", f.onnx("softmax").toString(), "--attention", "softmax", "--out",
+        Files.createTempDirectory(root, "cli").toString());
+    assertEquals(0, keep.code(), keep.out() + keep.err());
+    assertTrue(keep.out().contains("softmax (kept)") && !keep.out().contains("rewrote"), keep.out());
+    Cli bad = Cli.run("emit", "--onnx", f.onnx("softmax").toString(), "--attention", "twicing3", "--out",
+        out.toString());
+    assertEquals(org.twicing.models.cli.TwicingCli.EXIT_USAGE, bad.code(), bad.out() + bad.err());
+    assertTrue(bad.err().contains("--attention 'twicing3' is not supported on an imported model"), bad.err());
+    // The run's model string carries the choice, so --resume, eval and predict rebuild the same graph.
+    org.twicing.models.training.ForeignModelSpec spec = new org.twicing.models.training.ForeignModelSpec(
+        f.onnx("softmax"), null, null).withAttention("twicing");
+    assertEquals(spec, org.twicing.models.training.ForeignModelSpec.parse(spec.encode()));
+    assertTrue(spec.load().config().get("attention").startsWith("rewrote 2 "), "the reloaded model is rewritten");
+  }
+
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"vit", "gpt"})
   void aModelThatIsAlreadyTwicingIsRefused(String kind) {
