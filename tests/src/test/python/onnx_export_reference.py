@@ -16,8 +16,12 @@ Run with Debian's /usr/bin/python3 (torch 1.13, onnx 1.12). One call does one jo
           loss.f32, loss.f64, <p>.grad.f32, <p>.grad.f64 (and pixels.grad.*) from torch.autograd
           adamw: loss.1.., <p> (after the last step), <p>.exp_avg, <p>.exp_avg_sq   (float64)
 
+  onnx_export_reference.py forward DIR
+      as transformer, without adamw.json: writes softmax.onnx and, for both variants, KIND.ref.safetensors with
+      logits.f32 and logits.f64 only (for larger models, e.g. the presets themselves)
+
   onnx_export_reference.py cnn DIR
-      DIR/inputs.safetensors  pixels [B, 1, 28, 28] and labels [B]; DIR/adamw.json as above; DIR/seed.txt
+      DIR/inputs.safetensors  pixels [B, 1, 28, 28] and labels [B]; DIR/seed.txt (torch.manual_seed of the weights)
     writes DIR/cnn.onnx (exported in training mode, so BatchNormalization keeps batch statistics and is not
     folded into the convolution), DIR/cnn.weights.safetensors (initial parameters and buffers) and
     DIR/cnn.ref.safetensors (loss/grads in float32 and float64 as above, with the model in train() mode).
@@ -130,11 +134,14 @@ def adamw(model, x, labels, cfg, out):
         out[n + ".exp_avg_sq"] = _np(opt.state[p]["exp_avg_sq"])
 
 
-def transformer(d):
+def transformer(d, training=True):
+    """Both variants: exports and references; with training=False only softmax.onnx and the logits of both."""
     with open(os.path.join(d, "config.json")) as f:
         raw = json.load(f)
-    with open(os.path.join(d, "adamw.json")) as f:
-        opt_cfg = json.load(f)
+    opt_cfg = None
+    if training:
+        with open(os.path.join(d, "adamw.json")) as f:
+            opt_cfg = json.load(f)
     weights = safetensors_io.load(os.path.join(d, "weights.safetensors"))
     inputs = safetensors_io.load(os.path.join(d, "inputs.safetensors"))
     vision = raw["kind"] == "vit"
@@ -150,10 +157,15 @@ def transformer(d):
             x, labels = torch_reference.prepare_inputs(cfg, inputs, dtype, need_labels=True)
             with torch.no_grad():
                 out["logits." + tag] = _np(m(x))
-            grads(m, x, labels, dtype, tag, out, vision)
+            if training:
+                grads(m, x, labels, dtype, tag, out, vision)
             models[tag] = (m, x, labels)
         m32, x32, _ = models["f32"]
-        export(m32, x32, "pixels" if vision else "tokens", os.path.join(d, kind + ".onnx"))
+        if training or kind == "softmax":
+            export(m32, x32, "pixels" if vision else "tokens", os.path.join(d, kind + ".onnx"))
+        if not training:
+            safetensors_io.write(os.path.join(d, kind + ".ref.safetensors"), out)
+            continue
         m64, x64, l64 = models["f64"]
         torch_reference.load_weights(m64, weights, torch.float64)
         adamw(m64, x64, l64, opt_cfg, out)
@@ -211,11 +223,12 @@ def cnn(d):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2 or argv[0] not in ("transformer", "cnn"):
-        print("usage: onnx_export_reference.py transformer|cnn DIR", file=sys.stderr)
+    jobs = {"transformer": transformer, "forward": lambda d: transformer(d, training=False), "cnn": cnn}
+    if len(argv) != 2 or argv[0] not in jobs:
+        print("usage: onnx_export_reference.py transformer|forward|cnn DIR", file=sys.stderr)
         return 2
     torch.set_num_threads(2)
-    (transformer if argv[0] == "transformer" else cnn)(argv[1])
+    jobs[argv[0]](argv[1])
     return 0
 
 
