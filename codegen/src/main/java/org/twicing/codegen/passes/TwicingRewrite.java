@@ -1,6 +1,7 @@
 package org.twicing.codegen.passes;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -82,7 +83,7 @@ public final class TwicingRewrite {
         }
       }
     }
-    Map<Node, Node> sites = new IdentityHashMap<>();
+    Set<Node> sites = Collections.newSetFromMap(new IdentityHashMap<>());
     long heads = 0;
     boolean headsKnown = true;
     for (Node n : g.nodes()) {
@@ -97,7 +98,7 @@ public final class TwicingRewrite {
             + "(is the model already twicing?)");
       }
       if (products.size() == 1) {
-        sites.put(products.get(0), n);
+        sites.add(products.get(0));
         Value a = products.get(0).input(0);
         Dim h = a.rank() >= 4 ? a.shape().dim(a.rank() - 3) : null;
         if (h != null && h.isFixed()) {
@@ -114,7 +115,7 @@ public final class TwicingRewrite {
     }
     OptionalLong headCount = headsKnown ? OptionalLong.of(heads) : OptionalLong.empty();
     String summary = new Result(g, sites.size(), headCount).summary();
-    Graph out = replay(g, sites.keySet()).withMetadata(Map.of(METADATA_KEY, summary));
+    Graph out = replay(g, sites).withMetadata(Map.of(METADATA_KEY, summary));
     return new Result(out, sites.size(), headCount);
   }
 
