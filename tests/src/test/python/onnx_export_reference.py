@@ -62,33 +62,11 @@ class NanoGpt(torch_reference.GPT):
         return F.linear(x, self.transformer["wte"].weight)  # tied lm_head
 
 
-class TimmVit(torch_reference.VisionTransformer):
-    """torch_reference's ViT (timm's module layout and names) written so that its export has static sizes.
-
-    Two lines differ from timm, computing the same tensors: (1) timm writes cls_token.expand(B, -1, -1), which
-    torch.onnx.export turns into an Equal/Where on the run-time shape; (2) timm's proj(x).flatten(2) exports as a
-    Reshape to [B, C, -1], whose -1 our shape rules leave symbolic next to the symbolic batch. Our importer does not
-    yet resolve either to sizes known when building (see the report of issue 9), so here the CLS token is added to
-    zeros of the right shape, and the patches are reshaped to their known count.
-    """
-
-    def forward(self, pixels):
-        x = self.patch_embed.proj(pixels)
-        x = x.reshape(x.shape[0], x.shape[1], self.patch_embed.num_patches).transpose(1, 2)
-        cls = torch.zeros_like(x[:, :1, :]) + self.cls_token
-        x = torch.cat((cls, x), dim=1)
-        x = x + self.pos_embed
-        for blk in self.blocks:
-            x = blk(x)
-        x = self.norm(x)
-        return self.head(x[:, 0])
-
-
 def build(cfg, dtype):
-    """The ViT in timm's layout, or the GPT with nanoGPT's forward."""
+    """The reference ViT (timm's layout and forward), or the GPT with nanoGPT's forward."""
     if cfg["kind"] == "gpt":
         return NanoGpt(cfg).to(dtype)
-    return TimmVit(cfg).to(dtype)
+    return torch_reference.build_model(cfg, dtype)
 
 
 def _np(t):
