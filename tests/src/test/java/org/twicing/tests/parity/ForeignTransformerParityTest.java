@@ -329,6 +329,44 @@ class ForeignTransformerParityTest {
     assertTrue(spec.load().config().get("attention").startsWith("rewrote 2 "), "the reloaded model is rewritten");
   }
 
+  @org.junit.jupiter.api.Test
+  void trainOnnxWithAttentionTwicingTrainsTheRewrittenModelAndResumesIt() throws IOException {
+    Fixture f = FIXTURES.get("vit");
+    Path data = Files.createTempDirectory(root, "fmnist");
+    org.twicing.models.data.FashionMnist bundled = org.twicing.models.data.FashionMnist.loadBundledSubset();
+    writeFirst(bundled.train(), 32, data, org.twicing.models.data.FashionMnist.TRAIN_IMAGES,
+        org.twicing.models.data.FashionMnist.TRAIN_LABELS);
+    writeFirst(bundled.test(), 16, data, org.twicing.models.data.FashionMnist.TEST_IMAGES,
+        org.twicing.models.data.FashionMnist.TEST_LABELS);
+    Path run = root.resolve("vit-twicing-run");
+    Cli r = Cli.run("train", "--onnx", f.onnx("softmax").toString(), "--attention", "twicing", "--data-dir",
+        data.toString(), "--steps", "4", "--stop-at", "2", "--batch", "8", "--eval-every", "2", "--threads", "2",
+        "--out", run.toString());
+    assertEquals(0, r.code(), r.out() + r.err());
+    assertTrue(r.out().contains("rewrote 2 softmax attention sites (8 heads) into twicing"), r.out());
+    org.twicing.runtime.train.Checkpoint c = org.twicing.runtime.train.Checkpoint.read(
+        run.resolve(org.twicing.runtime.train.Checkpoint.FILE_NAME));
+    assertTrue(c.meta("twicing.run.preset").endsWith("attention=twicing"), c.meta("twicing.run.preset"));
+    Cli resumed = Cli.run("train", "--resume", run.toString(), "--threads", "2");
+    assertEquals(0, resumed.code(), resumed.out() + resumed.err());
+    assertTrue(resumed.out().contains("rewrote 2 softmax attention sites (8 heads) into twicing"), resumed.out());
+    assertEquals(4, org.twicing.runtime.train.Checkpoint.read(run.resolve(
+        org.twicing.runtime.train.Checkpoint.FILE_NAME)).step());
+  }
+
+  private static void writeFirst(org.twicing.models.data.LabeledImages all, int n, Path dir, String images,
+      String labels) throws IOException {
+    int[] idx = new int[n];
+    for (int i = 0; i < n; i++) {
+      idx[i] = i * (all.size() / n);
+    }
+    org.twicing.models.data.LabeledImages sub = all.select(idx, "first " + n);
+    org.twicing.models.data.IdxFile.write(dir.resolve(images + ".gz"), org.twicing.models.data.IdxFile.IMAGES_MAGIC,
+        new int[] {n, 28, 28}, sub.rawPixels(), true);
+    org.twicing.models.data.IdxFile.write(dir.resolve(labels + ".gz"), org.twicing.models.data.IdxFile.LABELS_MAGIC,
+        new int[] {n}, sub.rawLabels(), true);
+  }
+
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"vit", "gpt"})
   void aModelThatIsAlreadyTwicingIsRefused(String kind) {
