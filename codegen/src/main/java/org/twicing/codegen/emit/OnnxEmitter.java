@@ -3,9 +3,13 @@ package org.twicing.codegen.emit;
 import com.google.protobuf.ByteString;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
 import org.twicing.codegen.importer.TensorProtos;
 import org.twicing.codegen.onnx.OnnxProtos.AttributeProto;
 import org.twicing.codegen.onnx.OnnxProtos.GraphProto;
@@ -22,7 +26,6 @@ import org.twicing.dsl.ir.Attributes;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.Node;
 import org.twicing.dsl.ir.Value;
-import org.twicing.dsl.ops.Ops;
 import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
@@ -68,7 +71,7 @@ public final class OnnxEmitter {
         default -> throw new IllegalStateException();
       }
     });
-    java.util.Set<Value> read = readValues(graph);
+    Set<Value> read = readValues(graph);
     for (Node n : graph.nodes()) {
       node(n, options, g, Value::name, "", read);
     }
@@ -101,7 +104,7 @@ public final class OnnxEmitter {
    * {@code prefix} is prepended to node names (empty at top level); {@code read} holds the values something reads.
    */
   private static void node(Node n, EmitOptions options, GraphProto.Builder g,
-      java.util.function.Function<Value, String> names, String prefix, java.util.Set<Value> read) {
+      Function<Value, String> names, String prefix, Set<Value> read) {
     Graph sub = n.op().decompose(n, options.opset());
     if (sub != null) {
       inline(n, sub, options, g, names, prefix);
@@ -127,14 +130,14 @@ public final class OnnxEmitter {
       b.addOutput(i < required || read.contains(v) ? names.apply(v) : "");
     }
     Attributes attrs = n.attributes();
-    if (options.opset() >= 18 && Ops.hasAxesAttribute(n.op())) {
-      // Opset 18 moved ReduceMean/ReduceMax axes from an attribute to an input.
-      long[] axes = attrs.get(org.twicing.dsl.ir.Attr.ints("axes"));
-      if (axes != null) {
-        String axesName = prefix + n.name() + "/axes";
-        g.addInitializer(tensor(axesName, Tensor.longs(axes)));
-        b.addInput(axesName);
-        attrs = attrs.with(org.twicing.dsl.ir.Attr.ints("axes"), null);
+    for (Attr<long[]> key : n.op().attributesAsInputs(options.opset())) {
+      // The target opset takes this attribute as an input (e.g. ReduceMean's axes from opset 18).
+      long[] value = attrs.get(key);
+      if (value != null) {
+        String name = prefix + n.name() + "/" + key.name();
+        g.addInitializer(tensor(name, Tensor.longs(value)));
+        b.addInput(name);
+        attrs = attrs.with(key, null);
       }
     }
     for (Attributes.Entry<?> e : attrs.entries().values()) {
@@ -149,8 +152,8 @@ public final class OnnxEmitter {
    * builder's own names.
    */
   private static void inline(Node n, Graph sub, EmitOptions options, GraphProto.Builder g,
-      java.util.function.Function<Value, String> names, String outerPrefix) {
-    Map<Value, String> rename = new java.util.HashMap<>();
+      Function<Value, String> names, String outerPrefix) {
+    Map<Value, String> rename = new HashMap<>();
     int k = 0;
     for (Value v : n.inputs()) {
       if (v != null) {
@@ -162,16 +165,16 @@ public final class OnnxEmitter {
       rename.put(out, names.apply(n.output(o++)));
     }
     String prefix = outerPrefix + n.name() + "/lowered/";
-    java.util.function.Function<Value, String> inner = v -> rename.computeIfAbsent(v, x -> prefix + x.name());
-    java.util.Set<Value> read = readValues(sub);
+    Function<Value, String> inner = v -> rename.computeIfAbsent(v, x -> prefix + x.name());
+    Set<Value> read = readValues(sub);
     for (Node m : sub.nodes()) {
       node(m, options, g, inner, prefix, read);
     }
   }
 
   /** The values some node of {@code graph} reads or that are graph outputs. */
-  private static java.util.Set<Value> readValues(Graph graph) {
-    java.util.Set<Value> read = new java.util.HashSet<>(graph.outputs().values());
+  private static Set<Value> readValues(Graph graph) {
+    Set<Value> read = new HashSet<>(graph.outputs().values());
     for (Node n : graph.nodes()) {
       for (Value v : n.inputs()) {
         if (v != null) {
