@@ -79,6 +79,9 @@ public final class EmitCommand implements Callable<Integer> {
         pw.printf("%s: %,d trainable parameters in %d initializers (%d frozen), logits '%s' %s%n", model.name(),
             model.parameterCount(), model.parameters().size(), f.frozen().size(), f.logitsOutput(),
             f.graph().outputs().get(f.logitsOutput()).type());
+        if (f.config().containsKey(ForeignModelSpec.ATTENTION_KEY)) {
+          pw.println(f.config().get(ForeignModelSpec.ATTENTION_KEY));
+        }
       } else {
         pw.printf("%s: %,d parameters, attention %s%n", model.name(), model.parameterCount(),
             model.attentionKinds().stream().map(k -> k.name()).toList());
@@ -107,11 +110,16 @@ public final class EmitCommand implements Callable<Integer> {
     if (f == null) {
       return modelOptions.build();
     }
-    for (String presetOnly : new String[] {"--model", "--attention", "--twicing-layers", "--vocab", "--dropout"}) {
+    for (String presetOnly : new String[] {"--model", "--twicing-layers", "--vocab", "--dropout"}) {
       if (spec.commandLine().getParseResult().hasMatchedOption(presetOnly)) {
         throw new CliException(presetOnly + " applies to presets, not to --onnx models", null,
             TwicingCli.EXIT_USAGE);
       }
+    }
+    try {
+      f = f.withAttention(modelOptions.attention);
+    } catch (IllegalArgumentException e) {
+      throw new CliException(e.getMessage(), e, TwicingCli.EXIT_USAGE);
     }
     try {
       return f.load();

@@ -17,7 +17,8 @@ public final class ModelOptions {
   String model;
 
   @Option(names = "--attention", paramLabel = "KIND",
-      description = "softmax (every layer), or twicing, twicing-learned or twicingK (higher order) in the twicing layers.")
+      description = "softmax (every layer), or twicing, twicing-learned or twicingK (higher order) in the twicing layers."
+          + " With --onnx: softmax keeps the model, twicing rewrites each softmax attention A·V into A·(2V − A·V).")
   String attention;
 
   @Option(names = "--twicing-layers", paramLabel = "SPEC",

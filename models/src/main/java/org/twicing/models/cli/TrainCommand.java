@@ -112,7 +112,8 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--label-smoothing", paramLabel = "S", description = "Label smoothing (default 0).")
   Double labelSmoothing;
 
-  @Option(names = "--attention", paramLabel = "softmax|twicing", description = "Attention kind override.")
+  @Option(names = "--attention", paramLabel = "softmax|twicing", description = "Attention kind override; with "
+      + "--onnx, twicing rewrites the model's softmax attention A·V into A·(2V − A·V) and softmax keeps it.")
   String attention;
 
   @Option(names = "--twicing-layers", paramLabel = "SPEC", description = "Layers that twice: all, none, last:K or "
@@ -193,9 +194,16 @@ public final class TrainCommand implements Callable<Integer> {
     String dir = dataDir != null ? dataDir.toAbsolutePath().normalize().toString()
         : base != null && data == null ? base.dataDir() : null;
     ForeignModelSpec onnx = foreign.spec();
-    if (onnx != null && (model != null || attention != null || twicingLayers != null)) {
-      throw new CliException((model != null ? "--model" : attention != null ? "--attention" : "--twicing-layers")
+    if (onnx != null && (model != null || twicingLayers != null)) {
+      throw new CliException((model != null ? "--model" : "--twicing-layers")
           + " applies to presets, not to --onnx models", null, TwicingCli.EXIT_USAGE);
+    }
+    if (onnx != null) {
+      try {
+        onnx = onnx.withAttention(attention);
+      } catch (IllegalArgumentException e) {
+        throw new CliException(e.getMessage(), e, TwicingCli.EXIT_USAGE);
+      }
     }
     String preset = onnx != null ? onnx.encode() : model != null ? model : base != null && data == null
         ? base.preset() : TrainingData.isText(dataSpec) ? "lm-tiny" : "vit-fmnist";
@@ -251,6 +259,9 @@ public final class TrainCommand implements Callable<Integer> {
     if (m instanceof ForeignModel f) {
       w.printf(Locale.ROOT, "model: %s (imported), %,d trainable parameters, %d frozen initializers, logits '%s'%n",
           m.name(), m.parameterCount(), f.frozen().size(), f.logitsOutput());
+      if (f.config().containsKey(ForeignModelSpec.ATTENTION_KEY)) {
+        w.println(f.config().get(ForeignModelSpec.ATTENTION_KEY));
+      }
     } else {
       w.printf(Locale.ROOT, "model: %s, %,d parameters, attention %s%n", preset, m.parameterCount(),
           attentionSummary(m));

@@ -16,25 +16,35 @@ import java.util.Map;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import org.twicing.codegen.importer.ForeignModel;
+import org.twicing.codegen.importer.ImportedModel;
 import org.twicing.codegen.importer.OnnxImporter;
+import org.twicing.codegen.passes.TwicingRewrite;
 
 /**
  * A model given as an ONNX file ({@code --onnx FILE [--logits NAME] [--frozen REGEX]}) rather than a preset. Runs
- * record it in place of the preset name as {@code onnx:PATH?logits=NAME&frozen=REGEX} (components URL-encoded), so
+ * record it in place of the preset name as {@code onnx:PATH?logits=NAME&frozen=REGEX&attention=KIND} (components
+ * URL-encoded), so
  * that {@code --resume}, {@code eval} and {@code predict} re-import the same file; the file's SHA-256 is part of
  * the model's configuration, so a changed file is refused when resuming.
  *
  * @param file the ONNX file (absolute)
  * @param logits the output trained as logits, or null for the only float output
  * @param frozen the regular expression of frozen initializers, or null
+ * @param attention {@code twicing} to rewrite the model's softmax attention into twicing on loading
+ *     ({@link TwicingRewrite}), {@code softmax} or null to keep it
  */
-public record ForeignModelSpec(Path file, String logits, String frozen) {
+public record ForeignModelSpec(Path file, String logits, String frozen, String attention) {
+  /** The model configuration entry that reports the {@code --attention} rewrite. */
+  public static final String ATTENTION_KEY = "attention";
   /** The prefix of an encoded spec. */
   public static final String SCHEME = "onnx:";
 
-  /** Makes the path absolute and checks the pattern, naming the option at fault. */
+  /** Makes the path absolute and checks the pattern and the attention kind, naming the option at fault. */
   public ForeignModelSpec {
     file = file.toAbsolutePath().normalize();
+    if (attention != null) {
+      TwicingRewrite.Mode.parse(attention);
+    }
     if (frozen != null) {
       try {
         Pattern.compile(frozen);
@@ -43,6 +53,16 @@ public record ForeignModelSpec(Path file, String logits, String frozen) {
             + e.getDescription());
       }
     }
+  }
+
+  /** A spec that keeps the model's attention as it is. */
+  public ForeignModelSpec(Path file, String logits, String frozen) {
+    this(file, logits, frozen, null);
+  }
+
+  /** This spec with {@code --attention} set ({@code softmax}, {@code twicing} or null). */
+  public ForeignModelSpec withAttention(String kind) {
+    return new ForeignModelSpec(file, logits, frozen, kind);
   }
 
   /** Whether a run's model string names an ONNX file. */
@@ -60,6 +80,10 @@ public record ForeignModelSpec(Path file, String logits, String frozen) {
     }
     if (frozen != null) {
       sb.append(sep).append("frozen=").append(enc(frozen));
+      sep = "&";
+    }
+    if (attention != null) {
+      sb.append(sep).append("attention=").append(enc(attention));
     }
     return sb.toString();
   }
@@ -74,6 +98,7 @@ public record ForeignModelSpec(Path file, String logits, String frozen) {
     String path = dec(q < 0 ? rest : rest.substring(0, q));
     String logits = null;
     String frozen = null;
+    String attention = null;
     if (q >= 0) {
       for (String kv : rest.substring(q + 1).split("&")) {
         int eq = kv.indexOf('=');
@@ -82,20 +107,35 @@ public record ForeignModelSpec(Path file, String logits, String frozen) {
         switch (k) {
           case "logits" -> logits = v;
           case "frozen" -> frozen = v;
+          case "attention" -> attention = v;
           default -> throw new IllegalArgumentException("'" + model + "': unknown setting '" + k + "'");
         }
       }
     }
-    return new ForeignModelSpec(Path.of(path), logits, frozen);
+    return new ForeignModelSpec(Path.of(path), logits, frozen, attention);
   }
 
-  /** Imports the file and wraps it for training; errors name the file. */
+  /**
+   * Imports the file, rewrites its softmax attention into twicing when {@code attention} asks for it (the
+   * configuration entry {@value #ATTENTION_KEY} then says what was rewritten), and wraps it for training; errors
+   * name the file.
+   */
   public ForeignModel load() {
     try {
       Map<String, String> description = new LinkedHashMap<>();
       description.put("sha256", sha256(file));
-      return ForeignModel.of(OnnxImporter.read(file), file.getFileName().toString(),
-          new ForeignModel.Options(logits, frozen == null ? null : Pattern.compile(frozen)), description);
+      ImportedModel imported = OnnxImporter.read(file);
+      ForeignModel.Options options = new ForeignModel.Options(logits, frozen == null ? null : Pattern.compile(frozen));
+      if (attention == null) {
+        return ForeignModel.of(imported, file.getFileName().toString(), options, description);
+      }
+      TwicingRewrite.Result r = TwicingRewrite.apply(imported.graph(), TwicingRewrite.Mode.parse(attention));
+      Map<String, String> d = new LinkedHashMap<>();
+      d.put("producer", imported.producer());
+      d.put("opset", Long.toString(imported.opset()));
+      d.putAll(description);
+      d.put(ATTENTION_KEY, r.sites() == 0 ? "softmax (kept)" : r.summary());
+      return ForeignModel.of(r.graph(), file.getFileName().toString(), options, d);
     } catch (java.nio.file.NoSuchFileException e) {
       throw new UncheckedIOException(file + ": no such file", e);
     } catch (IOException e) {
