@@ -3,11 +3,14 @@ package org.twicing.runtime.train;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import org.twicing.codegen.train.TrainingSpec;
+import org.twicing.dsl.nn.Param;
 import org.twicing.dsl.nn.StateDict;
 import org.twicing.dsl.nn.TaskModel;
 import org.twicing.runtime.SessionOptionsSpec;
@@ -37,6 +40,7 @@ public final class TrainerConfig {
   private final boolean prefetch;
   private final boolean finalArtifacts;
   private final String title;
+  private final StepRunner.Factory stepRunner;
 
   private TrainerConfig(Builder b) {
     this.model = b.model;
@@ -58,6 +62,7 @@ public final class TrainerConfig {
     this.prefetch = b.prefetch;
     this.finalArtifacts = b.finalArtifacts;
     this.title = b.title;
+    this.stepRunner = b.stepRunner;
     if (totalSteps <= 0) {
       throw new IllegalArgumentException("the number of training steps must be positive, got " + totalSteps);
     }
@@ -166,6 +171,26 @@ public final class TrainerConfig {
     return title != null ? title : model.name();
   }
 
+  /** How each step is computed (default {@link StepRunner#local()}: the train_step graph in this process). */
+  public StepRunner.Factory stepRunner() {
+    return stepRunner;
+  }
+
+  /**
+   * The names of everything a step updates, in graph order: each parameter, followed by its optimizer state
+   * tensors ({@code <param>.<state>}).
+   */
+  public static List<String> stateNames(TaskModel model, TrainingSpec spec) {
+    List<String> names = new ArrayList<>();
+    for (Param p : model.parameters()) {
+      names.add(p.name());
+      for (String s : spec.optimizer().stateNames()) {
+        names.add(p.name() + "." + s);
+      }
+    }
+    return Collections.unmodifiableList(names);
+  }
+
   /** Builds a {@link TrainerConfig}. */
   public static final class Builder {
     private final TaskModel model;
@@ -187,6 +212,7 @@ public final class TrainerConfig {
     private boolean prefetch = true;
     private boolean finalArtifacts = true;
     private String title;
+    private StepRunner.Factory stepRunner = StepRunner.local();
 
     private Builder(TaskModel model) {
       this.model = model;
@@ -318,6 +344,12 @@ public final class TrainerConfig {
     /** The curves plot's title (default: the model name). */
     public Builder title(String t) {
       this.title = t;
+      return this;
+    }
+
+    /** How each step is computed (default {@link StepRunner#local()}). */
+    public Builder stepRunner(StepRunner.Factory f) {
+      this.stepRunner = Objects.requireNonNull(f, "stepRunner");
       return this;
     }
 
