@@ -51,6 +51,12 @@ public final class TrainCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin
   ProviderOptions runOn;
 
+  @picocli.CommandLine.Mixin
+  DistributedOptions distributed;
+
+  @picocli.CommandLine.Mixin
+  DataParallelOptions dataParallel;
+
   @Option(names = "--model", paramLabel = "PRESET", description = "Model preset: vit-fmnist (default for images), "
       + "lm-tiny (default for text), vit-tiny, lm-paper.")
   String model;
@@ -231,7 +237,16 @@ public final class TrainCommand implements Callable<Integer> {
           settings.spec().optimizer().describe(), settings.lrSchedule().encode(), runOn.provider(), intraOp, runDir);
     }
     w.flush();
-    TrainResult r = new Trainer(cfg.build()).train(source);
+    TrainResult r;
+    int workers = dataParallel.workers(distributed);
+    try (DistributedBackend.Cluster c = distributed.connect(w)) {
+      if (c != null) {
+        cfg.stepRunner(c.trainSteps(workers));
+        w.println("data parallel: " + workers + " workers on " + c.describe());
+        w.flush();
+      }
+      r = new Trainer(cfg.build()).train(source);
+    }
     w.println(evaluation.summary(r.finalMetrics()));
     w.println("data source: " + td.describe());
     w.printf(Locale.ROOT, "trained steps %d..%d in %.1f s (%.1f samples/s); wrote %s, %s, %s, %s%n",
