@@ -28,6 +28,7 @@ final class LocalStepRunner implements StepRunner {
     this.stateNames = stateNames;
   }
 
+  /** A runner with {@code model}'s train_step graph emitted for {@code spec}, parameters as inputs. */
   static LocalStepRunner open(TaskModel model, StateDict weights, TrainingSpec spec, SessionOptionsSpec options) {
     EmitOptions asInputs = EmitOptions.builder().parametersAsInputs(true).build();
     byte[] stepModel = OnnxEmitter.emit(TrainingGraphs.trainStep(model, weights, spec), asInputs).toByteArray();
