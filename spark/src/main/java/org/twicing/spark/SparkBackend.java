@@ -61,9 +61,10 @@ public final class SparkBackend implements DistributedBackend {
     }
 
     @Override
-    public StepRunner.Factory trainSteps(int workers) {
-      return SparkStepRunner.factory(JavaSparkContext.fromSparkContext(spark.sparkContext()), DataParallel.of(workers),
-          times);
+    public StepRunner.Factory trainSteps(int workers, int syncEvery) {
+      JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+      return syncEvery > 0 ? LocalSgdStepRunner.factory(sc, DataParallel.of(workers), syncEvery)
+          : SparkStepRunner.factory(sc, DataParallel.of(workers), times);
     }
 
     @Override

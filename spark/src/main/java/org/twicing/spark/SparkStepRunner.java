@@ -82,21 +82,18 @@ public final class SparkStepRunner implements StepRunner {
 
   @Override
   public Output run(Map<String, OnnxTensor> state, OnnxTensor input, OnnxTensor labels, int examples, float lr,
-      long step) {
+      long step, boolean read) {
     long t0 = System.nanoTime();
     long[] inShape = Tensors.shapeOf(input);
-    long[] labelShape = Tensors.shapeOf(labels);
     int n = Math.toIntExact(inShape[0]);
     if (dp.workers() > n) {
-      throw new IllegalArgumentException("--workers " + dp.workers() + " is more than the " + n + " examples of "
-          + "step " + step + "'s batch: every worker needs at least one example (use a larger --batch or fewer "
-          + "--workers)");
+      throw Shard.tooManyWorkers(dp.workers(), n, step);
     }
     float[][] params = new float[paramNames.size()][];
     for (int i = 0; i < params.length; i++) {
       params[i] = Tensors.toFloats(state.get(paramNames.get(i)));
     }
-    List<Shard> shards = split(input, labels, inShape, labelShape, n, step);
+    List<Shard> shards = Shard.split(input, labels, dp.workers(), floatInput, ignoreIndex, step);
     Broadcast<float[][]> bc = sc.broadcast(params);
     long t1 = System.nanoTime();
     GradientSum total;
@@ -141,53 +138,11 @@ public final class SparkStepRunner implements StepRunner {
     return new Output(loss, next, r::close);
   }
 
-  /** W contiguous shards of the batch, the first {@code n % W} one example larger. */
-  private List<Shard> split(OnnxTensor input, OnnxTensor labels, long[] inShape, long[] labelShape, int n,
-      long step) {
-    int perIn = Math.toIntExact(elements(inShape) / n);
-    int perLabel = Math.toIntExact(elements(labelShape) / n);
-    float[] fin = floatInput ? Tensors.toFloats(input) : null;
-    long[] lin = floatInput ? null : Tensors.toLongs(input);
-    long[] lab = Tensors.toLongs(labels);
-    List<Shard> shards = new ArrayList<>();
-    int w = dp.workers();
-    int from = 0;
-    for (int k = 0; k < w; k++) {
-      int size = n / w + (k < n % w ? 1 : 0);
-      long[] is = inShape.clone();
-      is[0] = size;
-      long[] ls = labelShape.clone();
-      ls[0] = size;
-      long[] shardLabels = Arrays.copyOfRange(lab, from * perLabel, (from + size) * perLabel);
-      long weight = 0;
-      for (long l : shardLabels) {
-        weight += l == ignoreIndex ? 0 : 1;
-      }
-      shards.add(new Shard(k, step, floatInput ? Arrays.copyOfRange(fin, from * perIn, (from + size) * perIn) : null,
-          floatInput ? null : Arrays.copyOfRange(lin, from * perIn, (from + size) * perIn), is, shardLabels, ls,
-          weight));
-      from += size;
-    }
-    return shards;
-  }
-
-  private static long elements(long[] shape) {
-    long e = 1;
-    for (long d : shape) {
-      e *= d;
-    }
-    return e;
-  }
-
   @Override
   public void close() {
     apply.close();
     grads.destroy();
   }
-
-  /** One worker's part of a step: its examples, labels and weight (labelled positions). */
-  record Shard(int index, long step, float[] floats, long[] longs, long[] inputShape, long[] labels,
-      long[] labelShape, long weight) implements Serializable { }
 
   /** The task: the shard's mean-loss gradient from the executor's grads session. */
   private record ShardTask(ModelRef grads, Broadcast<float[][]> params, List<String> names, List<long[]> shapes,
@@ -214,9 +169,8 @@ public final class SparkStepRunner implements StepRunner {
           feeds.put(names.get(i), Tensors.floats(p[i], shapes.get(i)));
           outputs.add(names.get(i) + TrainingGraphs.GRAD_SUFFIX);
         }
-        feeds.put(inputName, s.floats() != null ? Tensors.floats(s.floats(), s.inputShape())
-            : Tensors.longs(s.longs(), s.inputShape()));
-        feeds.put(TrainingGraphs.LABELS, Tensors.longs(s.labels(), s.labelShape()));
+        feeds.put(inputName, s.inputTensor());
+        feeds.put(TrainingGraphs.LABELS, s.labelTensor());
         try (Results r = session.run(feeds, outputs)) {
           int total = 0;
           for (float[] a : p) {

@@ -22,8 +22,11 @@ public interface DistributedBackend {
 
   /** A connection to the engine for one command; closing it releases what the command started. */
   interface Cluster extends AutoCloseable {
-    /** Computes training steps data-parallel over {@code workers} workers (synchronous, equal to one process). */
-    StepRunner.Factory trainSteps(int workers);
+    /**
+     * Computes training steps data-parallel over {@code workers} workers: synchronous (equal to one process) when
+     * {@code syncEvery} is 0, else local SGD averaging the workers' replicas every {@code syncEvery} steps.
+     */
+    StepRunner.Factory trainSteps(int workers, int syncEvery);
 
     /**
      * Evaluates {@code run} on {@code data} distributed, with the metrics (names and meaning) of the single-process

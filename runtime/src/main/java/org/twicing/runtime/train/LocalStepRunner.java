@@ -38,7 +38,7 @@ final class LocalStepRunner implements StepRunner {
 
   @Override
   public Output run(Map<String, OnnxTensor> state, OnnxTensor input, OnnxTensor labels, int examples, float lr,
-      long step) {
+      long step, boolean read) {
     Results r;
     try (OnnxTensor lrTensor = Tensors.floatScalar(lr);
         OnnxTensor stepTensor = Tensors.longScalar(step)) {

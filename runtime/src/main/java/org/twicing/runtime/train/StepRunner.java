@@ -18,9 +18,12 @@ public interface StepRunner extends AutoCloseable {
    * Runs step {@code step} (counting from 1) on one batch with learning rate {@code lr}. {@code state} holds every
    * parameter and optimizer state tensor by name ({@code <param>}, {@code <param>.<state>}); the result holds the
    * loss of the batch (its mean over the batch, before the update) and the next value of each of those tensors
-   * under the same names.
+   * under the same names. {@code read} says whether the trainer reads that next state (to evaluate, checkpoint or
+   * finish); when it does not, a runner that keeps replicas elsewhere (local SGD) may return the last state it
+   * synchronised, since the trainer only passes it back to the next call.
    */
-  Output run(Map<String, OnnxTensor> state, OnnxTensor input, OnnxTensor labels, int examples, float lr, long step);
+  Output run(Map<String, OnnxTensor> state, OnnxTensor input, OnnxTensor labels, int examples, float lr, long step,
+      boolean read);
 
   /** Frees what the runner holds (sessions, broadcast data). */
   @Override

@@ -148,7 +148,10 @@ public final class Trainer {
           double lr = cfg.schedule().at(s);
           StepRunner.Output r;
           try {
-            r = stepper.run(state, batch.input(), batch.labels(), batch.examples(), (float) lr, s);
+            // Whether this step's result is evaluated, checkpointed or final (what local SGD must sync for).
+            boolean read = s == cfg.stopAt() || runner != null && cfg.evalEvery() > 0 && s % cfg.evalEvery() == 0
+                || cfg.checkpointEvery() > 0 && s % cfg.checkpointEvery() == 0;
+            r = stepper.run(state, batch.input(), batch.labels(), batch.examples(), (float) lr, s, read);
           } finally {
             prefetcher.release(batch);
           }
