@@ -102,5 +102,14 @@ class SparkCliTest {
     AssertionError e = assertThrows(AssertionError.class, () -> SparkTestSupport.cli("train", "--steps", "1",
         "--workers", "2", "--out", tmp.resolve("x").toString()));
     assertTrue(e.getMessage().contains("--workers needs --spark MASTER"), e.getMessage());
+    Path sgd = tmp.resolve("sgd");
+    String o2 = SparkTestSupport.cli("train", "--data-dir", SparkTestSupport.fmnist().toString(), "--steps", "2",
+        "--batch", "8", "--threads", "1", "--spark", SparkTestSupport.MASTER, "--workers", "2", "--sync-every", "2",
+        "--out", sgd.toString());
+    assertTrue(o2.contains("local SGD, replicas averaged every 2 steps"), o2);
+    assertEquals(2, Checkpoint.read(sgd.resolve(Checkpoint.FILE_NAME)).step());
+    e = assertThrows(AssertionError.class, () -> SparkTestSupport.cli("train", "--steps", "1", "--sync-every", "2",
+        "--out", tmp.resolve("y").toString()));
+    assertTrue(e.getMessage().contains("--sync-every needs --spark MASTER"), e.getMessage());
   }
 }
