@@ -239,10 +239,9 @@ public final class TrainCommand implements Callable<Integer> {
     w.flush();
     TrainResult r;
     int workers = dataParallel.workers(distributed);
-    dataParallel.syncEvery(distributed);
+    int k = dataParallel.syncEvery(distributed);
     try (DistributedBackend.Cluster c = distributed.connect(w)) {
       if (c != null) {
-        int k = dataParallel.syncEvery(distributed);
         cfg.stepRunner(c.trainSteps(workers, k));
         w.println("data parallel: " + workers + " workers on " + c.describe() + (k > 0 ? "; local SGD, replicas "
             + "averaged every " + k + " steps (not equal to synchronous training)" : ""));
