@@ -1,7 +1,6 @@
 package org.twicing.spark;
 
 import ai.onnxruntime.OnnxTensor;
-import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
