@@ -43,14 +43,14 @@ class DataParallelBenchmark {
     StringBuilder report = new StringBuilder();
     report.append(String.format(Locale.ROOT, "vit-fmnist, %,d parameters, batch %d, %d timed steps after %d warm-up;"
         + " %d cores%n", m.parameterCount(), BATCH, STEPS, WARM, Runtime.getRuntime().availableProcessors()));
-    TrainResult local = run(m, null, 2);
+    TrainResult local = run(m, null, 2, null);
     report.append(String.format(Locale.ROOT, "single process (2 intra-op threads): %.1f samples/s, %.0f ms/step%n",
         local.samplesPerSecond(), 1000 * local.stepSeconds() / STEPS));
     for (int w : new int[] {1, 2}) {
       int threads = w == 1 ? 2 : 1;
-      run(m, SparkStepRunner.factory(sc, new DataParallel(w, 2, threads, 0), new StepTimes()), threads);
       StepTimes times = new StepTimes();
-      TrainResult r = run(m, SparkStepRunner.factory(sc, new DataParallel(w, 2, threads, 0), times), threads);
+      DataParallel dp = new DataParallel(w, 2, threads, 0);
+      TrainResult r = run(m, t -> SparkStepRunner.factory(sc, dp, t), threads, times);
       report.append(String.format(Locale.ROOT, "spark W=%d (%d intra-op thread(s) per task): %.1f samples/s; %s%n", w,
           threads, r.samplesPerSecond(), times));
     }
@@ -65,19 +65,24 @@ class DataParallelBenchmark {
     Files.writeString(Path.of("target", "data-parallel-benchmark.txt"), report);
   }
 
-  private TrainResult run(TaskModel m, StepRunner.Factory steps, int threads) throws IOException {
+  /** Warm-up then timed steps; {@code steps} makes the step runner for given timings (null: single process). */
+  private TrainResult run(TaskModel m, java.util.function.Function<StepTimes, StepRunner.Factory> steps, int threads,
+      StepTimes timed) throws IOException {
     Path dir = Files.createTempDirectory("twicing-bench");
     TrainerConfig.Builder b = TrainerConfig.builder(m).schedule(LrSchedule.constant(1e-3)).steps(WARM + STEPS)
         .seed(1).runDir(dir).sessionOptions(SessionOptionsSpec.builder().intraOpThreads(threads).build())
         .checkpointEvery(0).finalArtifacts(false).out(new PrintWriter(new StringWriter())).progressBar(false);
     if (steps != null) {
-      b.stepRunner(steps);
+      b.stepRunner(steps.apply(new StepTimes()));
     }
     // Warm-up steps then timed steps, as two calls (resume) so that TrainResult times only the second.
     TrainerConfig warm = b.stopAt(WARM).build();
     FashionMnist data = FashionMnist.load();
     new Trainer(warm).train(new FashionMnistBatches(data.train(), BATCH, 1));
     b.stopAt(WARM + STEPS).resumeFrom(dir.resolve("checkpoint.safetensors"));
+    if (steps != null) {
+      b.stepRunner(steps.apply(timed));
+    }
     return new Trainer(b.build()).train(new FashionMnistBatches(data.train(), BATCH, 1));
   }
 
