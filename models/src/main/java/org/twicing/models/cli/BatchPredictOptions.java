@@ -10,7 +10,7 @@ public final class BatchPredictOptions {
   Path input;
 
   @Option(names = "--output", paramLabel = "FILE.parquet", description = "With --spark: where to write the scored "
-      + "rows (logits, prediction, class).")
+      + "rows (Parquet: the input's columns, logits, prediction).")
   Path output;
 
   /** Checks the pair against {@code on}: both or neither, and only with a distributed master. */
