@@ -75,7 +75,10 @@ public final class SparkBackend implements DistributedBackend {
       }
       LabeledImages test = data.fashion().test();
       try (SparkScorer scorer = SparkScorer.forRun(spark, run).batchSize(batch)) {
-        Dataset<Row> scored = scorer.score(rows(test, Math.max(2, spark.sparkContext().defaultParallelism())));
+        // Partitions of about 0.5 MB (Spark warns above 1 MB a task): the images travel from the driver in the tasks.
+        int partitions = Math.max(spark.sparkContext().defaultParallelism(),
+            (int) Math.min(10_000, (long) test.size() * test.pixelsPerImage() * 4 / (1 << 19) + 1));
+        Dataset<Row> scored = scorer.score(rows(test, partitions));
         return SparkEvaluation.accuracy(scored, "label");
       }
     }
@@ -169,7 +172,8 @@ public final class SparkBackend implements DistributedBackend {
       StructType schema = new StructType().add("index", DataTypes.IntegerType, false)
           .add("label", DataTypes.IntegerType, false)
           .add(SparkScorer.INPUT, DataTypes.createArrayType(DataTypes.FloatType, false), false);
-      return spark.createDataFrame(rows, schema).repartition(partitions);
+      JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+      return spark.createDataFrame(sc.parallelize(rows, partitions), schema);
     }
   }
 
