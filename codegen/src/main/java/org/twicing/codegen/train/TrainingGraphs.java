@@ -20,10 +20,11 @@ import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.TensorType;
 
 /**
- * Builds the training graphs of a model from its forward definition: {@code grads} (loss and every gradient)
- * and {@code train_step} (one optimizer step). Both take parameters as graph inputs and use default-domain ops
- * only, so any stock ONNX Runtime can run them. To get ONNX models, use {@code ModelArtifacts.trainStepModel},
- * {@code ModelArtifacts.gradsModel} or {@code ModelArtifacts.writeAll} (or emit with {@code EmitOptions.training()}).
+ * Builds the training graphs of a model from its forward definition: {@code grads} (loss and every gradient),
+ * {@code train_step} (one optimizer step) and {@code apply} (the optimizer step alone, on given gradients). All
+ * take parameters as graph inputs and use default-domain ops only, so any stock ONNX Runtime can run them. To get
+ * ONNX models, use {@code ModelArtifacts.trainStepModel}, {@code ModelArtifacts.gradsModel} or
+ * {@code ModelArtifacts.writeAll} (or emit with {@code EmitOptions.training()}).
  */
 public final class TrainingGraphs {
   /** Name of the labels input. */
@@ -32,6 +33,8 @@ public final class TrainingGraphs {
   public static final String LR = "lr";
   /** Name of the step-count input (1 for the first step). */
   public static final String STEP = "step";
+  /** Suffix of a gradient's name: output of {@link #grads}, input of {@link #apply}. */
+  public static final String GRAD_SUFFIX = ".grad";
 
   private TrainingGraphs() { }
 
@@ -50,7 +53,7 @@ public final class TrainingGraphs {
     }
     Map<Value, Value> grads = Autodiff.gradients(loss, wrt);
     g.output("loss", loss);
-    grads.forEach((v, gv) -> g.output(v.name() + ".grad", gv));
+    grads.forEach((v, gv) -> g.output(v.name() + GRAD_SUFFIX, gv));
     InferenceGraph.metadata(model).forEach(g::metadata);
     g.metadata("twicing.loss", describe(spec.loss()));
     return GraphPasses.optimize(g.build());
@@ -73,6 +76,52 @@ public final class TrainingGraphs {
     List<Value> wrt = new ArrayList<>();
     params.forEach(p -> wrt.add(f.param(p)));
     Map<Value, Value> grads = Autodiff.gradients(loss, wrt);
+    List<Value> gradList = new ArrayList<>();
+    wrt.forEach(v -> gradList.add(grads.get(v)));
+    Map<String, Value> next = optimizerStep(g, params, wrt, gradList, spec, lr, step);
+    g.output("loss", loss);
+    next.forEach(g::output);
+    InferenceGraph.metadata(model).forEach(g::metadata);
+    g.metadata("twicing.loss", describe(spec.loss()));
+    g.metadata("twicing.optimizer", spec.optimizer().describe());
+    g.metadata("twicing.clip_norm", Double.toString(spec.clipNorm()));
+    return GraphPasses.optimize(g.build());
+  }
+
+  /**
+   * The optimizer update alone, for data-parallel training where the gradients were computed elsewhere (by
+   * {@link #grads} on each worker's shard, then averaged): inputs are every parameter, its gradient
+   * ({@code <param>.grad}), every optimizer state tensor ({@code <param>.<state>}), {@code lr} and {@code step};
+   * outputs {@code X.next} for each parameter and state, computed by exactly the ops {@link #trainStep} uses
+   * (global-norm clipping of the given gradients included), so a step through {@code grads} then {@code apply}
+   * equals one {@code train_step} on the same batch.
+   */
+  public static Graph apply(TaskModel model, TrainingSpec spec) {
+    GraphBuilder g = new GraphBuilder(model.name() + "_apply");
+    List<Param> params = model.parameters();
+    List<Value> pv = new ArrayList<>();
+    List<Value> gv = new ArrayList<>();
+    for (Param p : params) {
+      pv.add(g.input(p.name(), TensorType.of(DType.FLOAT32, (Object[]) box(p.shape()))));
+    }
+    for (Param p : params) {
+      gv.add(g.input(p.name() + GRAD_SUFFIX, TensorType.of(DType.FLOAT32, (Object[]) box(p.shape()))));
+    }
+    Value lr = g.input(LR, TensorType.of(DType.FLOAT32));
+    Value step = g.input(STEP, TensorType.of(DType.INT64));
+    Map<String, Value> next = optimizerStep(g, params, pv, gv, spec, lr, step);
+    next.forEach(g::output);
+    g.metadata("twicing.optimizer", spec.optimizer().describe());
+    g.metadata("twicing.clip_norm", Double.toString(spec.clipNorm()));
+    return GraphPasses.optimize(g.build());
+  }
+
+  /**
+   * The shared update of {@link #trainStep} and {@link #apply}: declares the optimizer state inputs, clips the
+   * gradients by their global norm when the spec asks, and returns {@code X.next} for every parameter and state.
+   */
+  private static Map<String, Value> optimizerStep(GraphBuilder g, List<Param> params, List<Value> paramValues,
+      List<Value> grads, TrainingSpec spec, Value lr, Value step) {
     Map<String, Map<String, Value>> states = new LinkedHashMap<>();
     for (Param p : params) {
       Map<String, Value> st = new LinkedHashMap<>();
@@ -84,11 +133,11 @@ public final class TrainingGraphs {
     Map<String, Value> next = new LinkedHashMap<>();
     try (var s = g.absoluteScope("optimizer")) {
       Value stepF = cast(step, DType.FLOAT32);
-      Value clip = spec.clipNorm() > 0 ? clipCoefficient(new ArrayList<>(grads.values()), spec.clipNorm()) : null;
+      Value clip = spec.clipNorm() > 0 ? clipCoefficient(grads, spec.clipNorm()) : null;
       for (int i = 0; i < params.size(); i++) {
         Param p = params.get(i);
-        Value pv = wrt.get(i);
-        Value gv = grads.get(pv);
+        Value pv = paramValues.get(i);
+        Value gv = grads.get(i);
         if (clip != null) {
           gv = mul(gv, clip);
         }
@@ -102,13 +151,7 @@ public final class TrainingGraphs {
         }
       }
     }
-    g.output("loss", loss);
-    next.forEach(g::output);
-    InferenceGraph.metadata(model).forEach(g::metadata);
-    g.metadata("twicing.loss", describe(spec.loss()));
-    g.metadata("twicing.optimizer", spec.optimizer().describe());
-    g.metadata("twicing.clip_norm", Double.toString(spec.clipNorm()));
-    return GraphPasses.optimize(g.build());
+    return next;
   }
 
   /** min(1, maxNorm / (‖g‖₂ + 1e-6)) over all gradients together, as torch's clip_grad_norm_. */

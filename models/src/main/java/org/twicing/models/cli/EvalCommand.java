@@ -31,6 +31,9 @@ public final class EvalCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin
   ProviderOptions runOn;
 
+  @picocli.CommandLine.Mixin
+  DistributedOptions distributed;
+
   @Option(names = "--run", paramLabel = "RUN", required = true, description = "The run directory (or a checkpoint "
       + "or model file).")
   Path run;
@@ -55,7 +58,10 @@ public final class EvalCommand implements Callable<Integer> {
       Path dir = dataDir != null ? dataDir : data == null && s.dataDir() != null ? Path.of(s.dataDir()) : null;
       TrainingData td = TrainingData.load(dataSpec, dir);
       Evaluation e = td.evaluation(r.model(), td.isImages() ? batch : Math.min(batch, 32));
-      Map<String, Double> m = e.evaluate(r.runner(), true);
+      Map<String, Double> m;
+      try (DistributedBackend.Cluster c = distributed.connect(w)) {
+        m = c != null ? c.evaluate(run, td, batch) : e.evaluate(r.runner(), true);
+      }
       w.println(e.summary(m));
       w.println("model: " + s.preset() + " from " + r.source() + " (step " + r.step() + "); data source: "
           + td.describe());

@@ -42,6 +42,12 @@ public final class PredictCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin
   ProviderOptions runOn;
 
+  @picocli.CommandLine.Mixin
+  DistributedOptions distributed;
+
+  @picocli.CommandLine.Mixin
+  BatchPredictOptions batchPredict;
+
   @Option(names = "--run", paramLabel = "RUN", required = true, description = "The run directory (or a checkpoint "
       + "or model file).")
   Path run;
@@ -78,6 +84,16 @@ public final class PredictCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     PrintWriter w = spec.commandLine().getOut();
+    if (batchPredict.active(distributed)) {
+      try (DistributedBackend.Cluster c = distributed.connect(w)) {
+        long n = c.predict(run, batchPredict.input(), batchPredict.output(), 256);
+        w.println("scored " + n + " rows on " + c.describe() + "; wrote " + batchPredict.output());
+        w.flush();
+        return 0;
+      } catch (IOException | RuntimeException e) {
+        throw e instanceof CliException ce ? ce : new CliException(CliException.describe(e), e);
+      }
+    }
     try (TrainedRun r = TrainedRun.open(run, runOn.spec())) {
       boolean images = r.model() instanceof VisionTransformer
           || r.model() instanceof ForeignModel && r.model().inputType().dtype().isFloating();

@@ -61,6 +61,12 @@ public final class TrainCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin
   ForeignModelOptions foreign;
 
+  @picocli.CommandLine.Mixin
+  DistributedOptions distributed;
+
+  @picocli.CommandLine.Mixin
+  DataParallelOptions dataParallel;
+
   @Option(names = "--model", paramLabel = "PRESET", description = "Model preset: vit-fmnist (default for images), "
       + "lm-tiny (default for text), vit-tiny, lm-paper.")
   String model;
@@ -276,11 +282,22 @@ public final class TrainCommand implements Callable<Integer> {
           settings.spec().optimizer().describe(), settings.lrSchedule().encode(), runOn.provider(), intraOp, runDir);
     }
     w.flush();
-    TrainResult r = StopOnSignal.train(new Trainer(cfg.build()), source, stopped -> {
-      w.printf(Locale.ROOT, "stopped by a signal after step %d of %d; wrote %s; continue with: twicing train "
-          + "--resume %s%n", stopped.endStep(), total, stopped.checkpoint(), runDir);
-      w.flush();
-    });
+    TrainResult r;
+    int workers = dataParallel.workers(distributed);
+    int k = dataParallel.syncEvery(distributed);
+    try (DistributedBackend.Cluster c = distributed.connect(w)) {
+      if (c != null) {
+        cfg.stepRunner(c.trainSteps(workers, k));
+        w.println("data parallel: " + workers + " workers on " + c.describe() + (k > 0 ? "; local SGD, replicas "
+            + "averaged every " + k + " steps (not equal to synchronous training)" : ""));
+        w.flush();
+      }
+      r = StopOnSignal.train(new Trainer(cfg.build()), source, stopped -> {
+        w.printf(Locale.ROOT, "stopped by a signal after step %d of %d; wrote %s; continue with: twicing train "
+            + "--resume %s%n", stopped.endStep(), total, stopped.checkpoint(), runDir);
+        w.flush();
+      });
+    }
     if (r.stopped()) {
       return TwicingCli.EXIT_FAILURE; // the process exits with the signal's status (130 or 143) regardless
     }

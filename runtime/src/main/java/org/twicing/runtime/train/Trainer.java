@@ -11,7 +11,6 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -30,7 +29,6 @@ import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Encoding;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.runtime.ModelSession;
-import org.twicing.runtime.Results;
 import org.twicing.runtime.Tensors;
 
 /**
@@ -41,6 +39,8 @@ import org.twicing.runtime.Tensors;
  * the X inputs of step n + 1, and step n's results are closed only once step n + 1 has consumed them; nothing passes
  * through Java arrays except checkpoints and the final model. The next batch is prepared on a background thread
  * while a step runs. The learning rate comes from an {@link LrSchedule}; {@code step} counts from 1.
+ * How a step is computed is a {@link StepRunner} ({@link TrainerConfig#stepRunner()}): by default the train_step
+ * graph in this process; a data-parallel runner (the spark module) keeps everything else here unchanged.
  *
  * <p>Evaluation (every {@code evalEvery} steps and at the end) runs the inference graph, emitted once with parameters
  * as inputs, on the current parameter tensors. Metrics go to {@code RUN/metrics.jsonl}; checkpoints (every
@@ -107,7 +107,7 @@ public final class Trainer {
     private final List<Map<String, Double>> history = new ArrayList<>();
     private Map<String, OnnxTensor> state = new LinkedHashMap<>();
     private List<OnnxTensor> ownedInitial = new ArrayList<>();
-    private Results owner;
+    private StepRunner.Output owner;
     private long step;
     private long samples;
     private String position;
@@ -121,11 +121,8 @@ public final class Trainer {
       this.checkpointFile = runDir.resolve(Checkpoint.FILE_NAME);
       for (Param p : model.parameters()) {
         paramNames.add(p.name());
-        stateNames.add(p.name());
-        for (String s : spec.optimizer().stateNames()) {
-          stateNames.add(p.name() + "." + s);
-        }
       }
+      stateNames.addAll(TrainerConfig.stateNames(model, spec));
     }
 
     TrainResult execute() throws IOException {
@@ -148,17 +145,15 @@ public final class Trainer {
       ProgressBar bar = new ProgressBar(out, cfg.progressBar() != null ? cfg.progressBar()
           : System.console() != null, cfg.totalSteps());
       EmitOptions asInputs = EmitOptions.builder().parametersAsInputs(true).build();
-      byte[] stepModel = OnnxEmitter.emit(TrainingGraphs.trainStep(model, weights, spec), asInputs).toByteArray();
       byte[] evalModel = cfg.evaluator() == null ? null
           : OnnxEmitter.emit(InferenceGraph.build(model, weights), asInputs).toByteArray();
-      weights = null; // host copies are not needed any more: the run continues from ONNX Runtime tensors
       List<Float> losses = new ArrayList<>();
       long stepNanos = 0;
       long runSamples = 0;
       ArrayDeque<long[]> window = new ArrayDeque<>();
       long windowNanos = 0;
       long windowSamples = 0;
-      try (ModelSession session = ModelSession.open(stepModel, cfg.sessionOptions());
+      try (StepRunner stepper = cfg.stepRunner().open(model, weights, spec, cfg.sessionOptions());
           ModelSession evalSession = evalModel == null ? null : ModelSession.open(evalModel, cfg.sessionOptions());
           MetricsLog metrics = MetricsLog.open(runDir.resolve(MetricsLog.FILE_NAME), step);
           Prefetcher prefetcher = new Prefetcher(source, model.inputType().dtype(), model.inputName(),
@@ -166,7 +161,7 @@ public final class Trainer {
         loadHistory();
         InferenceRunner runner = evalSession == null ? null
             : InferenceRunner.withParameters(evalSession, model.inputName(), () -> state);
-        String inputName = model.inputName();
+        weights = null; // host copies are not needed any more: the run continues from ONNX Runtime tensors
         if (step < cfg.stopAt()) {
           prefetcher.request();
         }
@@ -183,32 +178,25 @@ public final class Trainer {
             prefetcher.request();
           }
           double lr = cfg.schedule().at(s);
-          Results r;
-          try (OnnxTensor lrTensor = Tensors.floatScalar((float) lr);
-              OnnxTensor stepTensor = Tensors.longScalar(s)) {
-            Map<String, OnnxTensor> feeds = new HashMap<>(state);
-            feeds.put(inputName, batch.input());
-            feeds.put(TrainingGraphs.LABELS, batch.labels());
-            feeds.put(TrainingGraphs.LR, lrTensor);
-            feeds.put(TrainingGraphs.STEP, stepTensor);
-            r = session.run(feeds);
+          StepRunner.Output r;
+          try {
+            // Whether this step's result is evaluated, checkpointed or final (what local SGD must sync for).
+            boolean read = s == cfg.stopAt() || runner != null && cfg.evalEvery() > 0 && s % cfg.evalEvery() == 0
+                || cfg.checkpointEvery() > 0 && s % cfg.checkpointEvery() == 0;
+            r = stepper.run(state, batch.input(), batch.labels(), batch.examples(), (float) lr, s, read);
           } finally {
             prefetcher.release(batch);
           }
-          float loss = r.tensor(LOSS).getFloatBuffer().get(0);
+          float loss = r.loss();
           if (!Float.isFinite(loss)) {
             r.close();
             metrics.flush();
             bar.finish();
             diverged(s, "the loss is " + loss + " at step " + s + " (lr " + fmt(lr) + ")");
           }
-          Map<String, OnnxTensor> next = new LinkedHashMap<>();
-          for (String name : stateNames) {
-            next.put(name, r.tensor(name + ".next"));
-          }
           releaseOwner();
           owner = r;
-          state = next;
+          state = new LinkedHashMap<>(r.next());
           step = s;
           samples += batch.examples();
           runSamples += batch.examples();

@@ -3,11 +3,14 @@ package org.twicing.runtime.train;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import org.twicing.codegen.train.TrainingSpec;
+import org.twicing.dsl.nn.Param;
 import org.twicing.dsl.nn.StateDict;
 import org.twicing.dsl.nn.TaskModel;
 import org.twicing.runtime.SessionOptionsSpec;
@@ -39,6 +42,8 @@ public final class TrainerConfig {
   private final String title;
   private final boolean overwrite;
 
+  private final StepRunner.Factory stepRunner;
+
   private TrainerConfig(Builder b) {
     this.model = b.model;
     this.spec = b.spec;
@@ -62,6 +67,8 @@ public final class TrainerConfig {
     this.finalArtifacts = b.finalArtifacts;
     this.title = b.title;
     this.overwrite = b.overwrite;
+
+    this.stepRunner = b.stepRunner;
     if (totalSteps <= 0) {
       throw new IllegalArgumentException("the number of training steps must be positive: call steps(n) with n > 0,"
           + " got " + totalSteps);
@@ -176,6 +183,26 @@ public final class TrainerConfig {
     return overwrite;
   }
 
+  /** How each step is computed (default {@link StepRunner#local()}: the train_step graph in this process). */
+  public StepRunner.Factory stepRunner() {
+    return stepRunner;
+  }
+
+  /**
+   * The names of everything a step updates, in graph order: each parameter, followed by its optimizer state
+   * tensors ({@code <param>.<state>}).
+   */
+  public static List<String> stateNames(TaskModel model, TrainingSpec spec) {
+    List<String> names = new ArrayList<>();
+    for (Param p : model.parameters()) {
+      names.add(p.name());
+      for (String s : spec.optimizer().stateNames()) {
+        names.add(p.name() + "." + s);
+      }
+    }
+    return Collections.unmodifiableList(names);
+  }
+
   /** Builds a {@link TrainerConfig}. */
   public static final class Builder {
     private final TaskModel model;
@@ -198,6 +225,7 @@ public final class TrainerConfig {
     private boolean finalArtifacts = true;
     private String title;
     private boolean overwrite;
+    private StepRunner.Factory stepRunner = StepRunner.local();
 
     private Builder(TaskModel model) {
       this.model = model;
@@ -338,6 +366,12 @@ public final class TrainerConfig {
      */
     public Builder overwrite(boolean on) {
       this.overwrite = on;
+      return this;
+    }
+
+    /** How each step is computed (default {@link StepRunner#local()}). */
+    public Builder stepRunner(StepRunner.Factory f) {
+      this.stepRunner = Objects.requireNonNull(f, "stepRunner");
       return this;
     }
 
