@@ -9,10 +9,10 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import org.twicing.codegen.emit.ModelArtifacts;
 import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
 import org.twicing.codegen.quant.Int8Quantizer;
+import org.twicing.dsl.io.AtomicDirectory;
 import org.twicing.dsl.io.AtomicFile;
 import org.twicing.models.data.LabeledImages;
 import org.twicing.models.training.Evaluation;
@@ -88,7 +88,7 @@ public final class QuantizeCommand implements Callable<Integer> {
       if (q.quantizedMatMuls() == 0) {
         throw new CliException(source + ": no MatMul with a float weight matrix to quantize");
       }
-      writeRun(q.model());
+      AtomicDirectory.create(out, dir -> AtomicFile.write(dir.resolve(ModelArtifacts.MODEL), q.model().toByteArray()));
       w.printf(Locale.ROOT, "quantized %d MatMul weights to int8 (%d activation products stay float32); weights "
           + "%.2f MB -> %.2f MB; wrote %s%n", q.quantizedMatMuls(), q.keptMatMuls(), q.floatWeightBytes() / 1e6,
           q.int8WeightBytes() / 1e6, out.resolve(ModelArtifacts.MODEL));
@@ -118,30 +118,6 @@ public final class QuantizeCommand implements Callable<Integer> {
       throw e;
     } catch (IOException | RuntimeException e) {
       throw new CliException(CliException.describe(e), e);
-    }
-  }
-
-  /** Writes QRUN/model.onnx through a temporary directory renamed into place. */
-  private void writeRun(ModelProto model) throws IOException {
-    Path abs = out.toAbsolutePath();
-    Files.createDirectories(abs.getParent());
-    Path tmp = Files.createTempDirectory(abs.getParent(), "." + abs.getFileName() + ".");
-    boolean moved = false;
-    try {
-      AtomicFile.write(tmp.resolve(ModelArtifacts.MODEL), model.toByteArray());
-      try {
-        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-      } catch (UnsupportedOperationException e) {
-        // not a POSIX file system
-      }
-      Files.move(tmp, abs, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-      moved = true;
-    } finally {
-      if (!moved) {
-        try (Stream<Path> walk = Files.walk(tmp)) {
-          walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-      }
     }
   }
 

@@ -1,5 +1,6 @@
 package org.twicing.models.study;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /** Summary statistics over seeds: mean, sample standard deviation, and the paired t-test. */
@@ -41,7 +42,7 @@ public final class Stats {
       throw new IllegalArgumentException("paired comparison needs equal lengths, got " + a.size() + " and "
           + b.size());
     }
-    List<Double> d = new java.util.ArrayList<>();
+    List<Double> d = new ArrayList<>();
     int wins = 0;
     for (int i = 0; i < a.size(); i++) {
       d.add(b.get(i) - a.get(i));

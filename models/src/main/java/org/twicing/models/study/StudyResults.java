@@ -15,6 +15,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Function;
+import java.util.function.ToDoubleFunction;
 import org.twicing.codegen.cost.FlopCounter;
 import org.twicing.codegen.graphs.InferenceGraph;
 import org.twicing.dsl.io.AtomicFile;
@@ -241,7 +243,7 @@ public final class StudyResults {
   }
 
   private static void robustnessRows(StringBuilder md, List<String> kinds, List<VisionRun> runs, String label,
-      java.util.function.Function<VisionRun, Map<Double, Double>> f, String unit) {
+      Function<VisionRun, Map<Double, Double>> f, String unit) {
     TreeMap<Double, Boolean> keys = new TreeMap<>();
     runs.forEach(r -> f.apply(r).keySet().forEach(k -> keys.put(k, true)));
     for (double key : keys.keySet()) {
@@ -261,7 +263,7 @@ public final class StudyResults {
   }
 
   private static void figure(Path dir, String file, String title, String xLabel, String yLabel, List<String> kinds,
-      List<VisionRun> runs, java.util.function.Function<VisionRun, Map<Double, Double>> f) throws IOException {
+      List<VisionRun> runs, Function<VisionRun, Map<Double, Double>> f) throws IOException {
     if (runs.isEmpty()) {
       return;
     }
@@ -292,13 +294,13 @@ public final class StudyResults {
   }
 
   private static Map<Long, Double> byVisionSeed(List<VisionRun> runs, String kind,
-      java.util.function.ToDoubleFunction<VisionRun> f) {
+      ToDoubleFunction<VisionRun> f) {
     Map<Long, Double> m = new TreeMap<>();
     runs.stream().filter(r -> r.kind().equals(kind)).forEach(r -> m.put(r.seed(), f.applyAsDouble(r)));
     return m;
   }
 
-  private static Stats.Paired paired(List<VisionRun> runs, String kind, java.util.function.ToDoubleFunction<VisionRun> f) {
+  private static Stats.Paired paired(List<VisionRun> runs, String kind, ToDoubleFunction<VisionRun> f) {
     return pairSeeds(byVisionSeed(runs, BASELINE, f), byVisionSeed(runs, kind, f));
   }
 
@@ -317,7 +319,7 @@ public final class StudyResults {
   }
 
   private static void pairedTable(StringBuilder md, List<String> settings,
-      java.util.function.Function<String, Map<Long, Double>> values, int digits, String what) {
+      Function<String, Map<Long, Double>> values, int digits, String what) {
     md.append("\nPaired against softmax (").append(what).append("):\n\n");
     md.append("| setting | pairs | difference (mean ± std) | t | p | seeds where setting > softmax |\n"
         + "|---|---|---|---|---|---|\n");
@@ -375,7 +377,7 @@ public final class StudyResults {
   }
 
   private static Map<Long, Double> byLanguageSeed(List<LanguageRun> runs, String setting,
-      java.util.function.ToDoubleFunction<LanguageRun> f) {
+      ToDoubleFunction<LanguageRun> f) {
     Map<Long, Double> m = new TreeMap<>();
     runs.stream().filter(r -> r.setting().equals(setting)).forEach(r -> m.put(r.seed(), f.applyAsDouble(r)));
     return m;

@@ -7,6 +7,7 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
@@ -33,7 +34,7 @@ public final class WebServer implements AutoCloseable {
   public static WebServer start(Path site, int port) throws IOException {
     Path root = site.toAbsolutePath().normalize();
     if (!Files.isRegularFile(root.resolve("index.html"))) {
-      throw new java.nio.file.NoSuchFileException(root.resolve("index.html").toString(), null,
+      throw new NoSuchFileException(root.resolve("index.html").toString(), null,
           "not an exported site (make one with twicing export-web)");
     }
     HttpServer s = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 16);

@@ -9,10 +9,10 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 import org.twicing.codegen.emit.EmitOptions;
 import org.twicing.codegen.emit.ModelArtifacts;
 import org.twicing.codegen.emit.ModelWriter;
@@ -20,6 +20,8 @@ import org.twicing.codegen.emit.OnnxEmitter;
 import org.twicing.codegen.graphs.DecodeGraph;
 import org.twicing.codegen.graphs.InferenceGraph;
 import org.twicing.codegen.train.TrainingGraphs;
+import org.twicing.codegen.train.TrainingSpec;
+import org.twicing.dsl.io.AtomicDirectory;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.nn.Gpt;
@@ -59,7 +61,7 @@ public final class WebSite {
    * {@code spec}, the run's {@code modelFile} (copied as model.onnx) and the first samples of {@code test}.
    */
   public static void exportImage(Path page, Path out, String name, TaskModel model, StateDict weights,
-      org.twicing.codegen.train.TrainingSpec spec, Path modelFile, LabeledImages test, Options o) throws IOException {
+      TrainingSpec spec, Path modelFile, LabeledImages test, Options o) throws IOException {
     if (o.samples() < 1 || o.fineTuneBatch() < 1 || o.fineTuneBatch() > o.samples()) {
       throw new IllegalArgumentException("need 1 <= fine-tune batch (" + o.fineTuneBatch() + ") <= samples ("
           + o.samples() + ")");
@@ -129,7 +131,7 @@ public final class WebSite {
       m.put("classes", model.classes() == FashionMnist.NUM_CLASSES ? FashionMnist.CLASS_NAMES : List.of());
       m.put("params", Map.of("file", PARAMS, "tensors", tensors));
       m.put("state", state);
-      m.put("samples", Map.of("file", SAMPLES, "count", n, "shape", java.util.Arrays.copyOfRange(imageShape, 1,
+      m.put("samples", Map.of("file", SAMPLES, "count", n, "shape", Arrays.copyOfRange(imageShape, 1,
           imageShape.length), "labels", labels, "mean", test.mean(), "std", test.std()));
       m.put("fineTune", Map.of("batch", fineTuneBatch, "lr", o.fineTuneLr()));
       writeManifest(dir, m);
@@ -187,57 +189,19 @@ public final class WebSite {
     Files.writeString(dir.resolve(MANIFEST), json + "\n", StandardCharsets.UTF_8);
   }
 
-  /** Writes the site's files. */
-  @FunctionalInterface
-  private interface Body {
-    void write(Path dir) throws IOException;
-  }
-
-  /** Copies the page, runs {@code body} into a temporary sibling of {@code out}, then moves it into place. */
-  private static void writeAtomically(Path page, Path out, Body body) throws IOException {
+  /** Copies the page, then lets {@code body} write the rest, into a directory created atomically. */
+  private static void writeAtomically(Path page, Path out, AtomicDirectory.Content body) throws IOException {
     for (String f : PAGE_FILES) {
       if (!Files.isRegularFile(page.resolve(f))) {
         throw new NoSuchFileException(page.resolve(f).toString(), null, "the web page is not built: run 'npm ci &&"
             + " npm run build' in web/ (bash .ci/run does), or pass --web-dist DIR");
       }
     }
-    Path abs = out.toAbsolutePath();
-    if (Files.exists(abs) && !isEmptyDirectory(abs)) {
-      throw new IOException(out + ": already exists and is not empty; choose a new --out or remove it");
-    }
-    Path parent = abs.getParent();
-    Files.createDirectories(parent);
-    Path tmp = Files.createTempDirectory(parent, "." + abs.getFileName() + ".");
-    boolean done = false;
-    try {
+    AtomicDirectory.create(out, dir -> {
       for (String f : PAGE_FILES) {
-        Files.copy(page.resolve(f), tmp.resolve(f));
+        Files.copy(page.resolve(f), dir.resolve(f));
       }
-      body.write(tmp);
-      try {
-        // createTempDirectory makes it private (rwx------); a site is meant to be served.
-        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-      } catch (UnsupportedOperationException e) {
-        // not a POSIX file system: keep the default permissions
-      }
-      Files.deleteIfExists(abs);
-      Files.move(tmp, abs, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-      done = true;
-    } finally {
-      if (!done) {
-        try (Stream<Path> walk = Files.walk(tmp)) {
-          walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-      }
-    }
-  }
-
-  private static boolean isEmptyDirectory(Path p) throws IOException {
-    if (!Files.isDirectory(p)) {
-      return false;
-    }
-    try (Stream<Path> s = Files.list(p)) {
-      return s.findAny().isEmpty();
-    }
+      body.writeTo(dir);
+    });
   }
 }
