@@ -2,12 +2,10 @@ package org.twicing.models.analysis;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Locale;
+import org.twicing.dsl.io.AtomicFile;
 
 /** The numbers of one analysis: clean, noisy and adversarial accuracy and per-block token similarity. */
 public record AnalysisReport(int examples, double cleanAccuracy, List<Noise> noise, List<Attack> attacks,
@@ -77,20 +75,9 @@ public record AnalysisReport(int examples, double cleanAccuracy, List<Noise> noi
     return sb.append("}\n").toString();
   }
 
-  /** Writes {@code json} to {@code file} atomically (a temporary file in the same directory, then a rename). */
+  /** Writes {@code json} to {@code file} atomically (through {@link AtomicFile}: a synced temporary file, renamed). */
   public static void writeAtomically(Path file, String json) throws IOException {
-    Path dir = file.toAbsolutePath().getParent();
-    Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
-    try {
-      Files.writeString(tmp, json, StandardCharsets.UTF_8);
-      try {
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-      }
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
+    AtomicFile.write(file, json.getBytes(StandardCharsets.UTF_8));
   }
 
   /** A JSON string literal. */
