@@ -16,6 +16,7 @@ import java.nio.LongBuffer;
 import java.nio.ShortBuffer;
 import java.util.Arrays;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Float16;
 import org.twicing.dsl.types.Shape;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
@@ -252,8 +253,8 @@ public final class Tensors {
       case FLOAT16, BFLOAT16 -> {
         ShortBuffer b = bytes.asShortBuffer();
         for (double v : d) {
-          b.put(dtype == DType.FLOAT16 ? org.twicing.dsl.io.Float16.toFloat16Bits(v)
-              : org.twicing.dsl.io.Float16.toBFloat16Bits(v));
+          b.put(dtype == DType.FLOAT16 ? Float16.toFloat16Bits(v)
+              : Float16.toBFloat16Bits(v));
         }
         return fromBuffer(bytes, dtype, shape);
       }
@@ -297,8 +298,8 @@ public final class Tensors {
         ShortBuffer b = t.getByteBuffer().order(ByteOrder.nativeOrder()).asShortBuffer();
         for (int i = 0; i < out.length; i++) {
           short s = b.get(i);
-          out[i] = (float) (dtype == DType.FLOAT16 ? org.twicing.dsl.io.Float16.fromFloat16Bits(s)
-              : org.twicing.dsl.io.Float16.fromBFloat16Bits(s));
+          out[i] = (float) (dtype == DType.FLOAT16 ? Float16.fromFloat16Bits(s)
+              : Float16.fromBFloat16Bits(s));
         }
       }
       case BOOL -> {

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Float16;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
 
@@ -219,7 +220,7 @@ class TensorsTest {
       assertArrayEquals(new double[] {1, 0, 1}, Tensors.toHost(t).data());
     }
     ByteBuffer halves = ByteBuffer.allocateDirect(4).order(nat);
-    halves.putShort(org.twicing.dsl.io.Float16.toFloat16Bits(1.5)).putShort(org.twicing.dsl.io.Float16.toFloat16Bits(-0.25)).flip();
+    halves.putShort(Float16.toFloat16Bits(1.5)).putShort(Float16.toFloat16Bits(-0.25)).flip();
     try (OnnxTensor t = Tensors.fromBuffer(halves, DType.FLOAT16, 2)) {
       Tensor h = Tensors.toHost(t);
       assertEquals(DType.FLOAT16, h.dtype());

@@ -12,7 +12,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import org.twicing.codegen.onnx.OnnxProtos.StringStringEntryProto;
 import org.twicing.codegen.onnx.OnnxProtos.TensorProto;
-import org.twicing.dsl.io.Float16;
+import org.twicing.dsl.types.Float16;
 import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Encoding;
 import org.twicing.dsl.types.Tensor;

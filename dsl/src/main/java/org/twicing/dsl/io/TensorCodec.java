@@ -3,6 +3,7 @@ package org.twicing.dsl.io;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Float16;
 import org.twicing.dsl.types.Tensor;
 
 /** Encodes float64-held tensor values as little-endian bytes of their dtype, and decodes them back. */

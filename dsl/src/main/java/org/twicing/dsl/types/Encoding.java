@@ -24,12 +24,12 @@ public final class Encoding {
       }
       case FLOAT16 -> {
         for (double v : d) {
-          b.putShort(org.twicing.dsl.io.Float16.toFloat16Bits(v));
+          b.putShort(Float16.toFloat16Bits(v));
         }
       }
       case BFLOAT16 -> {
         for (double v : d) {
-          b.putShort(org.twicing.dsl.io.Float16.toBFloat16Bits(v));
+          b.putShort(Float16.toBFloat16Bits(v));
         }
       }
       case INT64 -> {
@@ -65,8 +65,8 @@ public final class Encoding {
       d[i] = switch (dtype) {
         case FLOAT32 -> b.getFloat();
         case FLOAT64 -> b.getDouble();
-        case FLOAT16 -> org.twicing.dsl.io.Float16.fromFloat16Bits(b.getShort());
-        case BFLOAT16 -> org.twicing.dsl.io.Float16.fromBFloat16Bits(b.getShort());
+        case FLOAT16 -> Float16.fromFloat16Bits(b.getShort());
+        case BFLOAT16 -> Float16.fromBFloat16Bits(b.getShort());
         case INT64 -> b.getLong();
         case INT32 -> b.getInt();
         case BOOL -> b.get() != 0 ? 1 : 0;

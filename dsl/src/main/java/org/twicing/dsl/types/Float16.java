@@ -1,4 +1,4 @@
-package org.twicing.dsl.io;
+package org.twicing.dsl.types;
 
 /**
  * Conversions between float64 values and the 16-bit IEEE half ({@code float16}) and brain ({@code bfloat16})

@@ -1,4 +1,4 @@
-package org.twicing.dsl.io;
+package org.twicing.dsl.types;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
