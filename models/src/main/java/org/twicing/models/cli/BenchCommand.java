@@ -32,6 +32,7 @@ import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
+import org.twicing.models.bench.ProfileSummary;
 import org.twicing.models.zoo.Zoo;
 import org.twicing.runtime.ModelSession;
 import org.twicing.runtime.Results;
@@ -241,6 +242,10 @@ public final class BenchCommand {
     @Option(names = "--gemm-size", defaultValue = "1024", paramLabel = "N", description = "Size of the GEMM probe.")
     int gemmSize;
 
+    @Option(names = "--profile", paramLabel = "DIR", description = "Also run the timed steps once more under ONNX "
+        + "Runtime's profiler, keep its trace in DIR and print kernel time per model part and per op type.")
+    Path profileDir;
+
     @Override
     public Integer call() throws Exception {
       PrintWriter out = spec.commandLine().getOut();
@@ -277,6 +282,9 @@ public final class BenchCommand {
           out.printf("%-9s %10.2f %13.3f %9.1f %6.2f %10.0f %12s%n", kind, ms, macs / 1e9, rate, rate / gemm,
               peakRssMiB(), torchMs);
           out.flush();
+          if (profileDir != null) {
+            profile(out, kind, bytes, feeds);
+          }
         } finally {
           for (OnnxTensor t : owned) {
             t.close();
@@ -284,6 +292,26 @@ public final class BenchCommand {
         }
       }
       return 0;
+    }
+
+    /** Runs the step {@code iters} times in a profiling session and prints the summary of its trace. */
+    private void profile(PrintWriter out, String kind, byte[] model, Map<String, OnnxTensor> feeds)
+        throws IOException {
+      Files.createDirectories(profileDir);
+      SessionOptionsSpec spec = common.session().toBuilder()
+          .profiling(profileDir.resolve(common.model + "-" + kind + "-train_step")).build();
+      Path trace;
+      try (ModelSession s = ModelSession.open(model, spec)) {
+        for (int i = 0; i < common.iters; i++) {
+          runOnce(s, feeds);
+        }
+        trace = s.endProfiling();
+      }
+      ProfileSummary p = ProfileSummary.read(trace);
+      out.println();
+      out.println("profile of the " + kind + " step (" + trace + "):");
+      out.println(p.markdown(15));
+      out.flush();
     }
 
     private static OnnxTensor track(List<OnnxTensor> owned, OnnxTensor t) {

@@ -1,0 +1,148 @@
+package org.twicing.models.bench;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A summary of an ONNX Runtime profile (the Chrome-trace JSON its session profiler writes): kernel time per op
+ * type and per part of the model. Parts come from our hierarchical node names: {@code optimizer.*} is the update,
+ * {@code loss/*} the loss, scopes with {@code .grad} the backward pass, and {@code .attn}, {@code .mlp},
+ * {@code norm} the attention, MLP and LayerNorm blocks.
+ */
+public final class ProfileSummary {
+  private final Map<String, Double> byOpType;
+  private final Map<String, Double> byPart;
+  private final double totalUs;
+  private final int runs;
+
+  private ProfileSummary(Map<String, Double> byOpType, Map<String, Double> byPart, double totalUs, int runs) {
+    this.byOpType = byOpType;
+    this.byPart = byPart;
+    this.totalUs = totalUs;
+    this.runs = runs;
+  }
+
+  /** Reads a profile file; fails naming it when it is not ONNX Runtime's trace format. */
+  public static ProfileSummary read(Path file) throws IOException {
+    JsonElement root;
+    try {
+      root = JsonParser.parseString(Files.readString(file, StandardCharsets.UTF_8));
+    } catch (RuntimeException e) {
+      throw new IOException(file + ": not an ONNX Runtime profile (" + e.getMessage() + ")", e);
+    }
+    if (!root.isJsonArray()) {
+      throw new IOException(file + ": not an ONNX Runtime profile (expected a JSON array of trace events)");
+    }
+    Map<String, Double> ops = new TreeMap<>();
+    Map<String, Double> parts = new TreeMap<>();
+    double total = 0;
+    int runs = 0;
+    for (JsonElement e : root.getAsJsonArray()) {
+      JsonObject o = e.getAsJsonObject();
+      String cat = o.has("cat") ? o.get("cat").getAsString() : "";
+      String name = o.has("name") ? o.get("name").getAsString() : "";
+      if (cat.equals("Session") && name.equals("model_run")) {
+        runs++;
+      }
+      if (!cat.equals("Node") || !name.endsWith("_kernel_time") || !o.has("dur")) {
+        continue;
+      }
+      double dur = o.get("dur").getAsDouble();
+      JsonObject args = o.has("args") ? o.getAsJsonObject("args") : new JsonObject();
+      String op = args.has("op_name") ? args.get("op_name").getAsString() : "?";
+      String node = name.substring(0, name.length() - "_kernel_time".length());
+      ops.merge(op, dur, Double::sum);
+      parts.merge(part(node), dur, Double::sum);
+      total += dur;
+    }
+    return new ProfileSummary(sorted(ops), sorted(parts), total, runs);
+  }
+
+  /** The part of the model a node belongs to, from its name. */
+  public static String part(String node) {
+    String scope = node.contains("/") ? node.substring(0, node.lastIndexOf('/')) : node;
+    if (scope.startsWith("optimizer")) {
+      return "optimizer";
+    }
+    if (scope.startsWith("loss")) {
+      return "loss";
+    }
+    if (scope.startsWith("outputs")) {
+      return "outputs";
+    }
+    String dir = scope.contains(".grad") || scope.endsWith("grad") ? "backward" : "forward";
+    String what = scope.contains(".attn") ? "attention" : scope.contains(".mlp") ? "MLP"
+        : scope.contains("norm") ? "LayerNorm" : "other (embedding, head, graph glue)";
+    return what + ", " + dir;
+  }
+
+  private static Map<String, Double> sorted(Map<String, Double> m) {
+    Map<String, Double> out = new LinkedHashMap<>();
+    m.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue(), a.getValue()))
+        .forEach(e -> out.put(e.getKey(), e.getValue()));
+    return out;
+  }
+
+  /** Kernel microseconds per op type, largest first. */
+  public Map<String, Double> byOpType() {
+    return byOpType;
+  }
+
+  /** Kernel microseconds per model part, largest first. */
+  public Map<String, Double> byPart() {
+    return byPart;
+  }
+
+  /** All kernel microseconds. */
+  public double totalUs() {
+    return totalUs;
+  }
+
+  /** Session runs the profile covers. */
+  public int runs() {
+    return runs;
+  }
+
+  /** Two markdown tables (per part, then the top op types), in ms per run and share of kernel time. */
+  public String markdown(int topOps) {
+    StringBuilder sb = new StringBuilder();
+    double per = Math.max(1, runs);
+    sb.append(String.format(Locale.ROOT, "kernel time %.1f ms per run over %d runs%n%n", totalUs / 1e3 / per, runs));
+    table(sb, "part", byPart, per, Integer.MAX_VALUE);
+    sb.append('\n');
+    table(sb, "op type", byOpType, per, topOps);
+    return sb.toString();
+  }
+
+  private void table(StringBuilder sb, String what, Map<String, Double> m, double per, int limit) {
+    sb.append("| ").append(what).append(" | ms / run | share |\n|---|---|---|\n");
+    int i = 0;
+    double rest = 0;
+    for (Map.Entry<String, Double> e : m.entrySet()) {
+      if (i++ < limit) {
+        sb.append(String.format(Locale.ROOT, "| %s | %.2f | %.1f%% |%n", e.getKey(), e.getValue() / 1e3 / per,
+            100 * e.getValue() / totalUs));
+      } else {
+        rest += e.getValue();
+      }
+    }
+    if (rest > 0) {
+      sb.append(String.format(Locale.ROOT, "| (others) | %.2f | %.1f%% |%n", rest / 1e3 / per, 100 * rest / totalUs));
+    }
+  }
+
+  /** The op types seen, for tests. */
+  List<String> opTypes() {
+    return List.copyOf(byOpType.keySet());
+  }
+}

@@ -1,0 +1,65 @@
+package org.twicing.models.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Summaries of ONNX Runtime traces: only kernel events count, grouped by op type and by our node scopes. */
+class ProfileSummaryTest {
+  @TempDir
+  Path tmp;
+
+  @Test
+  void sumsKernelTimesByOpTypeAndPart() throws IOException {
+    Path f = tmp.resolve("trace.json");
+    Files.writeString(f, """
+        [
+         {"cat":"Session","name":"model_run","dur":900},
+         {"cat":"Session","name":"model_run","dur":800},
+         {"cat":"Node","name":"blocks.0.attn/MatMul_kernel_time","dur":100,"args":{"op_name":"MatMul"}},
+         {"cat":"Node","name":"blocks.0.attn/MatMul_fence_before","dur":7,"args":{"op_name":"MatMul"}},
+         {"cat":"Node","name":"blocks.0.attn.grad/MatMul_1_kernel_time","dur":60,"args":{"op_name":"MatMul"}},
+         {"cat":"Node","name":"blocks.0.mlp.fc1/Gemm_kernel_time","dur":30,"args":{"op_name":"FusedMatMul"}},
+         {"cat":"Node","name":"optimizer.blocks.0.mlp.fc1.weight/Mul_2_kernel_time","dur":8,"args":{"op_name":"Mul"}},
+         {"cat":"Node","name":"loss/Mul_kernel_time","dur":2,"args":{"op_name":"Mul"}}
+        ]
+        """);
+    ProfileSummary p = ProfileSummary.read(f);
+    assertEquals(200, p.totalUs(), 1e-9, "fences and session events are not kernel time");
+    assertEquals(2, p.runs());
+    assertEquals(160, p.byOpType().get("MatMul"), 1e-9);
+    assertEquals(10, p.byOpType().get("Mul"), 1e-9);
+    assertEquals(List.of("MatMul", "FusedMatMul", "Mul"), p.opTypes(), "largest first");
+    assertEquals(100, p.byPart().get("attention, forward"), 1e-9);
+    assertEquals(60, p.byPart().get("attention, backward"), 1e-9);
+    assertEquals(30, p.byPart().get("MLP, forward"), 1e-9);
+    assertEquals(8, p.byPart().get("optimizer"), 1e-9);
+    assertEquals(2, p.byPart().get("loss"), 1e-9);
+    String md = p.markdown(2);
+    assertTrue(md.startsWith("kernel time 0.1 ms per run over 2 runs"), md);
+    assertTrue(md.contains("| MatMul | 0.08 | 80.0% |") && md.contains("| (others) | 0.01 | 5.0% |"), md);
+  }
+
+  @Test
+  void partsFollowTheNodeScopes() {
+    assertEquals("LayerNorm, backward", ProfileSummary.part("blocks.3.norm2.grad/ReduceMean_1"));
+    assertEquals("LayerNorm, forward", ProfileSummary.part("blocks.3.norm2/LayerNormalization"));
+    assertEquals("other (embedding, head, graph glue), backward", ProfileSummary.part("model.grad/Constant_5"));
+    assertEquals("outputs", ProfileSummary.part("outputs/blocks.0.norm1.bias.exp_avg.next"));
+  }
+
+  @Test
+  void aFileThatIsNotATraceIsNamed() throws IOException {
+    Path f = tmp.resolve("bad.json");
+    Files.writeString(f, "{\"not\": \"a trace\"}");
+    IOException e = assertThrows(IOException.class, () -> ProfileSummary.read(f));
+    assertTrue(e.getMessage().contains("bad.json"), e.getMessage());
+  }
+}
