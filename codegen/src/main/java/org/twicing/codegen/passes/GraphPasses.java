@@ -46,7 +46,7 @@ public final class GraphPasses {
   /** Merges nodes that apply the same deterministic op with the same attributes to the same inputs. */
   public static Graph eliminateCommonSubexpressions(Graph g) {
     Map<Value, Value> replace = new HashMap<>();
-    Map<String, Node> seen = new HashMap<>();
+    Map<CseKey, Node> seen = new HashMap<>();
     List<Node> out = new ArrayList<>();
     for (Node n : g.nodes()) {
       List<Value> ins = substitute(n.inputs(), replace);
@@ -56,24 +56,25 @@ public final class GraphPasses {
         out.add(node);
         continue;
       }
-      StringBuilder key = new StringBuilder(n.op().onnxType()).append('|').append(n.attributes().fingerprint());
-      for (Value v : ins) {
-        key.append('|').append(v == null ? "" : System.identityHashCode(v) + ":" + v.name());
-      }
-      Node prior = seen.get(key.toString());
+      // Structural key: the op itself, attributes compared value by value (not by hash), inputs by identity.
+      CseKey key = new CseKey(n.op(), n.attributes(), ins);
+      Node prior = seen.get(key);
       if (prior != null && !isGraphOutput(g, n)) {
         for (int i = 0; i < n.outputs().size(); i++) {
           replace.put(n.output(i), prior.output(i));
         }
         continue;
       }
-      seen.putIfAbsent(key.toString(), node);
+      seen.putIfAbsent(key, node);
       out.add(node);
     }
     Map<String, Value> outputs = new LinkedHashMap<>();
     g.outputs().forEach((k, v) -> outputs.put(k, replace.getOrDefault(v, v)));
     return g.withNodes(out, outputs);
   }
+
+  /** What makes two nodes the same computation: op, attributes (structurally) and the very same inputs. */
+  private record CseKey(OpDef op, Attributes attributes, List<Value> inputs) { }
 
   /** Evaluates nodes whose inputs are all constants and replaces them with Constant nodes. */
   public static Graph foldConstants(Graph g) {

@@ -48,6 +48,26 @@ class GraphPassesTest {
   }
 
   @Test
+  void constantsWhoseHashesCollideAreNotMerged() {
+    // Double.hashCode is (high word ^ low word): these two differ yet hash alike, and so do their arrays.
+    double one = 1.0;
+    double other = Double.longBitsToDouble(0x3FF0000100000001L);
+    assertEquals(Double.hashCode(one), Double.hashCode(other));
+    assertTrue(one != other);
+    GraphBuilder g = new GraphBuilder("c");
+    Value x = g.input("x", TensorType.of(DType.FLOAT64, 1));
+    Value a = add(x, g.constant(new Tensor(DType.FLOAT64, new long[] {1}, new double[] {one})));
+    Value b = add(x, g.constant(new Tensor(DType.FLOAT64, new long[] {1}, new double[] {other})));
+    g.output("a", a);
+    g.output("b", b);
+    Graph opt = GraphPasses.eliminateCommonSubexpressions(g.build());
+    Map<String, Tensor> out = Evaluator.run(opt, Map.of("x", new Tensor(DType.FLOAT64, new long[] {1},
+        new double[] {0})));
+    assertEquals(one, out.get("a").get(0), 0.0);
+    assertEquals(other, out.get("b").get(0), 0.0, "the second constant kept its own value");
+  }
+
+  @Test
   void randomOpsAreNeitherMergedNorFolded() {
     GraphBuilder g = new GraphBuilder("d");
     Value x = g.input("x", TensorType.of(DType.FLOAT32, 8));

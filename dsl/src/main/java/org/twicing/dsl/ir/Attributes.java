@@ -67,7 +67,10 @@ public final class Attributes {
     return Collections.unmodifiableMap(entries);
   }
 
-  /** A structural key (for common-subexpression elimination): equal attributes give equal keys. */
+  /**
+   * A readable summary of the attributes; equal attributes give equal fingerprints, but tensor values enter only by
+   * hash, so two fingerprints may also be equal for different tensors: compare with {@link #equals}.
+   */
   public String fingerprint() {
     StringBuilder sb = new StringBuilder();
     for (Entry<?> e : entries.values()) {
@@ -87,9 +90,31 @@ public final class Attributes {
     return sb.toString();
   }
 
+  /** Structural equality: the same names with equal values, tensors compared element by element. */
   @Override
   public boolean equals(Object o) {
-    return o instanceof Attributes a && a.fingerprint().equals(fingerprint());
+    if (!(o instanceof Attributes a) || !a.entries.keySet().equals(entries.keySet())) {
+      return false;
+    }
+    for (Map.Entry<String, Entry<?>> e : entries.entrySet()) {
+      if (!sameValue(e.getValue().value(), a.entries.get(e.getKey()).value())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean sameValue(Object x, Object y) {
+    if (x instanceof long[] a && y instanceof long[] b) {
+      return Arrays.equals(a, b);
+    }
+    if (x instanceof double[] a && y instanceof double[] b) {
+      return Arrays.equals(a, b);
+    }
+    if (x instanceof Tensor a && y instanceof Tensor b) {
+      return a.dtype() == b.dtype() && Arrays.equals(a.shape(), b.shape()) && Arrays.equals(a.data(), b.data());
+    }
+    return Objects.equals(x, y);
   }
 
   @Override
