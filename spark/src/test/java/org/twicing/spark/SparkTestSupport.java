@@ -15,7 +15,7 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.twicing.models.cli.TwicingCli;
 import org.twicing.models.data.FashionMnist;
-import org.twicing.models.data.IdxFile;
+import org.twicing.models.data.FashionMnistSubset;
 import org.twicing.models.data.LabeledImages;
 import picocli.CommandLine;
 
@@ -43,8 +43,7 @@ final class SparkTestSupport {
     if (fmnist == null) {
       FashionMnist bundled = FashionMnist.loadBundledSubset();
       Path dir = Files.createTempDirectory("twicing-spark-fmnist");
-      write(bundled.train(), 64, dir, FashionMnist.TRAIN_IMAGES, FashionMnist.TRAIN_LABELS);
-      write(bundled.test(), 96, dir, FashionMnist.TEST_IMAGES, FashionMnist.TEST_LABELS);
+      FashionMnistSubset.writeEvenlySpaced(bundled, 64, 96, dir);
       fmnist = dir;
     }
     return fmnist;
@@ -91,13 +90,4 @@ final class SparkTestSupport {
     return spark().createDataFrame(rows, schema).repartition(partitions);
   }
 
-  private static void write(LabeledImages all, int n, Path dir, String images, String labels) throws IOException {
-    int[] idx = new int[n];
-    for (int i = 0; i < n; i++) {
-      idx[i] = i * (all.size() / n);
-    }
-    LabeledImages sub = all.select(idx, "sub");
-    IdxFile.write(dir.resolve(images + ".gz"), IdxFile.IMAGES_MAGIC, new int[] {n, 28, 28}, sub.rawPixels(), true);
-    IdxFile.write(dir.resolve(labels + ".gz"), IdxFile.LABELS_MAGIC, new int[] {n}, sub.rawLabels(), true);
-  }
 }

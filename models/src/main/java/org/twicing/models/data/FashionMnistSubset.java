@@ -21,6 +21,28 @@ public final class FashionMnistSubset {
     writeSplit(subset.test(), outDir, FashionMnist.TEST_IMAGES, FashionMnist.TEST_LABELS);
   }
 
+  /**
+   * Writes a small data directory for tests and demos: {@code trainCount} training and {@code testCount} test images
+   * of {@code source}, evenly spaced through each split (so every class appears), as the four gzipped IDX files.
+   */
+  public static void writeEvenlySpaced(FashionMnist source, int trainCount, int testCount, Path outDir)
+      throws IOException {
+    Files.createDirectories(outDir);
+    writeSplit(evenlySpaced(source.train(), trainCount), outDir, FashionMnist.TRAIN_IMAGES, FashionMnist.TRAIN_LABELS);
+    writeSplit(evenlySpaced(source.test(), testCount), outDir, FashionMnist.TEST_IMAGES, FashionMnist.TEST_LABELS);
+  }
+
+  private static LabeledImages evenlySpaced(LabeledImages all, int n) {
+    if (n < 1 || n > all.size()) {
+      throw new IllegalArgumentException("cannot take " + n + " images of " + all.size() + " (" + all.source() + ")");
+    }
+    int[] idx = new int[n];
+    for (int i = 0; i < n; i++) {
+      idx[i] = i * (all.size() / n);
+    }
+    return all.select(idx, n + " evenly spaced images of " + all.source());
+  }
+
   private static void writeSplit(LabeledImages split, Path dir, String images, String labels) throws IOException {
     IdxFile.write(dir.resolve(images + ".gz"), IdxFile.IMAGES_MAGIC,
         new int[] {split.size(), split.rows(), split.cols()}, split.rawPixels(), true);

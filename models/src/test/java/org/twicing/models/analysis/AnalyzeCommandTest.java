@@ -20,7 +20,7 @@ import org.twicing.dsl.nn.StateDict;
 import org.twicing.dsl.nn.TaskModel;
 import org.twicing.models.cli.TwicingCli;
 import org.twicing.models.data.FashionMnist;
-import org.twicing.models.data.IdxFile;
+import org.twicing.models.data.FashionMnistSubset;
 import org.twicing.models.data.LabeledImages;
 import org.twicing.models.training.RunSettings;
 import org.twicing.runtime.SessionOptionsSpec;
@@ -52,8 +52,7 @@ class AnalyzeCommandTest {
     FashionMnist bundled = FashionMnist.loadBundledSubset();
     fmnist = tmp.resolve("fmnist");
     Files.createDirectories(fmnist);
-    write(bundled.train(), 1024, fmnist, FashionMnist.TRAIN_IMAGES, FashionMnist.TRAIN_LABELS);
-    write(bundled.test(), 100, fmnist, FashionMnist.TEST_IMAGES, FashionMnist.TEST_LABELS);
+    FashionMnistSubset.writeEvenlySpaced(bundled, 1024, 100, fmnist);
     vitRun = tmp.resolve("vit");
     long t0 = System.nanoTime();
     Result r = run("train", "--data-dir", fmnist.toString(), "--steps", "30", "--batch", "32", "--lr", "2e-3",
@@ -62,15 +61,6 @@ class AnalyzeCommandTest {
     System.out.println("tiny run trained in " + (System.nanoTime() - t0) / 1e9 + " s\n" + r.out());
   }
 
-  private static void write(LabeledImages all, int n, Path dir, String images, String labels) throws IOException {
-    int[] idx = new int[n];
-    for (int i = 0; i < n; i++) {
-      idx[i] = i * (all.size() / n);
-    }
-    LabeledImages sub = all.select(idx, "sub");
-    IdxFile.write(dir.resolve(images + ".gz"), IdxFile.IMAGES_MAGIC, new int[] {n, 28, 28}, sub.rawPixels(), true);
-    IdxFile.write(dir.resolve(labels + ".gz"), IdxFile.LABELS_MAGIC, new int[] {n}, sub.rawLabels(), true);
-  }
 
   @Test
   void analyzesTrainedRun() throws IOException {

@@ -17,8 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.twicing.models.cli.TwicingCli;
 import org.twicing.models.data.FashionMnist;
-import org.twicing.models.data.IdxFile;
-import org.twicing.models.data.LabeledImages;
+import org.twicing.models.data.FashionMnistSubset;
 import org.twicing.runtime.train.Checkpoint;
 import org.twicing.runtime.train.MetricsLog;
 import picocli.CommandLine;
@@ -50,8 +49,7 @@ class StudyCommandTest {
     FashionMnist bundled = FashionMnist.loadBundledSubset();
     Path fmnist = tmp.resolve("fmnist");
     Files.createDirectories(fmnist);
-    write(bundled.train(), 64, fmnist, FashionMnist.TRAIN_IMAGES, FashionMnist.TRAIN_LABELS);
-    write(bundled.test(), 32, fmnist, FashionMnist.TEST_IMAGES, FashionMnist.TEST_LABELS);
+    FashionMnistSubset.writeEvenlySpaced(bundled, 64, 32, fmnist);
     Path corpus = tmp.resolve("fortunes");
     Files.createDirectories(corpus);
     StringBuilder sb = new StringBuilder();
@@ -72,15 +70,6 @@ class StudyCommandTest {
         """, fmnist, corpus));
   }
 
-  private static void write(LabeledImages all, int n, Path dir, String images, String labels) throws IOException {
-    int[] idx = new int[n];
-    for (int i = 0; i < n; i++) {
-      idx[i] = i * (all.size() / n);
-    }
-    LabeledImages sub = all.select(idx, "sub");
-    IdxFile.write(dir.resolve(images + ".gz"), IdxFile.IMAGES_MAGIC, new int[] {n, 28, 28}, sub.rawPixels(), true);
-    IdxFile.write(dir.resolve(labels + ".gz"), IdxFile.LABELS_MAGIC, new int[] {n}, sub.rawLabels(), true);
-  }
 
   @Test
   void runsResumesSkipsAndReports() throws IOException {

@@ -12,8 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.twicing.models.cli.TwicingCli;
 import org.twicing.models.data.FashionMnist;
-import org.twicing.models.data.IdxFile;
-import org.twicing.models.data.LabeledImages;
+import org.twicing.models.data.FashionMnistSubset;
 import org.twicing.models.training.TrainingCliTest.Result;
 import org.twicing.runtime.train.Checkpoint;
 import org.twicing.runtime.train.MetricsLog;
@@ -42,19 +41,9 @@ class RunReliabilityCliTest {
     FashionMnist bundled = FashionMnist.loadBundledSubset();
     fmnist = tmp.resolve("fmnist");
     Files.createDirectories(fmnist);
-    write(bundled.train(), 32, FashionMnist.TRAIN_IMAGES, FashionMnist.TRAIN_LABELS);
-    write(bundled.test(), 16, FashionMnist.TEST_IMAGES, FashionMnist.TEST_LABELS);
+    FashionMnistSubset.writeEvenlySpaced(bundled, 32, 16, fmnist);
   }
 
-  private static void write(LabeledImages all, int n, String images, String labels) throws IOException {
-    int[] idx = new int[n];
-    for (int i = 0; i < n; i++) {
-      idx[i] = i * (all.size() / n);
-    }
-    LabeledImages sub = all.select(idx, "sub");
-    IdxFile.write(fmnist.resolve(images + ".gz"), IdxFile.IMAGES_MAGIC, new int[] {n, 28, 28}, sub.rawPixels(), true);
-    IdxFile.write(fmnist.resolve(labels + ".gz"), IdxFile.LABELS_MAGIC, new int[] {n}, sub.rawLabels(), true);
-  }
 
   static Result train(Path out, String... more) {
     String[] base = {"train", "--data-dir", fmnist.toString(), "--steps", "2", "--batch", "4", "--eval-every", "0",

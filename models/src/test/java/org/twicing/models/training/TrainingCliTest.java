@@ -32,8 +32,7 @@ import org.twicing.models.cli.PredictCommand;
 import org.twicing.models.cli.TrainCommand;
 import org.twicing.models.cli.TwicingCli;
 import org.twicing.models.data.FashionMnist;
-import org.twicing.models.data.IdxFile;
-import org.twicing.models.data.LabeledImages;
+import org.twicing.models.data.FashionMnistSubset;
 import org.twicing.runtime.train.Checkpoint;
 import org.twicing.runtime.train.MetricsLog;
 import picocli.CommandLine;
@@ -96,8 +95,7 @@ class TrainingCliTest {
     FashionMnist bundled = FashionMnist.loadBundledSubset();
     fmnist = tmp.resolve("fmnist");
     Files.createDirectories(fmnist);
-    write(bundled.train(), 64, fmnist, FashionMnist.TRAIN_IMAGES, FashionMnist.TRAIN_LABELS);
-    write(bundled.test(), 32, fmnist, FashionMnist.TEST_IMAGES, FashionMnist.TEST_LABELS);
+    FashionMnistSubset.writeEvenlySpaced(bundled, 64, 32, fmnist);
     text = tmp.resolve("corpus.txt");
     StringBuilder sb = new StringBuilder();
     for (int i = 0; i < 60; i++) {
@@ -106,15 +104,6 @@ class TrainingCliTest {
     Files.writeString(text, sb);
   }
 
-  private static void write(LabeledImages all, int n, Path dir, String images, String labels) throws IOException {
-    int[] idx = new int[n];
-    for (int i = 0; i < n; i++) {
-      idx[i] = i * (all.size() / n);
-    }
-    LabeledImages sub = all.select(idx, "sub");
-    IdxFile.write(dir.resolve(images + ".gz"), IdxFile.IMAGES_MAGIC, new int[] {n, 28, 28}, sub.rawPixels(), true);
-    IdxFile.write(dir.resolve(labels + ".gz"), IdxFile.LABELS_MAGIC, new int[] {n}, sub.rawLabels(), true);
-  }
 
   @Test
   @Order(1)

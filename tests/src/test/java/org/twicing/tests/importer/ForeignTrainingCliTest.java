@@ -33,8 +33,7 @@ import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
 import org.twicing.models.cli.TwicingCli;
 import org.twicing.models.data.FashionMnist;
-import org.twicing.models.data.IdxFile;
-import org.twicing.models.data.LabeledImages;
+import org.twicing.models.data.FashionMnistSubset;
 import org.twicing.runtime.train.Checkpoint;
 import org.twicing.runtime.train.MetricsLog;
 import org.twicing.tests.support.OnnxChecker;
@@ -68,19 +67,9 @@ class ForeignTrainingCliTest {
     FashionMnist bundled = FashionMnist.loadBundledSubset();
     fmnist = tmp.resolve("fmnist");
     Files.createDirectories(fmnist);
-    write(bundled.train(), 64, FashionMnist.TRAIN_IMAGES, FashionMnist.TRAIN_LABELS);
-    write(bundled.test(), 32, FashionMnist.TEST_IMAGES, FashionMnist.TEST_LABELS);
+    FashionMnistSubset.writeEvenlySpaced(bundled, 64, 32, fmnist);
   }
 
-  private static void write(LabeledImages all, int n, String images, String labels) throws IOException {
-    int[] idx = new int[n];
-    for (int i = 0; i < n; i++) {
-      idx[i] = i * (all.size() / n);
-    }
-    LabeledImages sub = all.select(idx, "sub");
-    IdxFile.write(fmnist.resolve(images + ".gz"), IdxFile.IMAGES_MAGIC, new int[] {n, 28, 28}, sub.rawPixels(), true);
-    IdxFile.write(fmnist.resolve(labels + ".gz"), IdxFile.LABELS_MAGIC, new int[] {n}, sub.rawLabels(), true);
-  }
 
   private static Set<String> inputs(Path file) throws IOException {
     return ModelProto.parseFrom(Files.readAllBytes(file)).getGraph().getInputList().stream()

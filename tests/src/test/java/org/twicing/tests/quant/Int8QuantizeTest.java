@@ -27,7 +27,7 @@ import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
 import org.twicing.models.cli.TwicingCli;
 import org.twicing.models.data.FashionMnist;
-import org.twicing.models.data.IdxFile;
+import org.twicing.models.data.FashionMnistSubset;
 import org.twicing.models.data.LabeledImages;
 import org.twicing.tests.support.OnnxChecker;
 import org.twicing.tests.support.OrtRunner;
@@ -106,8 +106,7 @@ class Int8QuantizeTest {
     FashionMnist bundled = FashionMnist.loadBundledSubset();
     Path data = tmp.resolve("fmnist");
     Files.createDirectories(data);
-    write(bundled.train(), 128, data, FashionMnist.TRAIN_IMAGES, FashionMnist.TRAIN_LABELS);
-    write(bundled.test(), 64, data, FashionMnist.TEST_IMAGES, FashionMnist.TEST_LABELS);
+    FashionMnistSubset.writeEvenlySpaced(bundled, 128, 64, data);
     Path run = tmp.resolve("run");
     assertEquals(0, cli("train", "--data-dir", data.toString(), "--steps", "8", "--batch", "16", "--out",
         run.toString(), "--threads", "1"));
@@ -187,13 +186,4 @@ class Int8QuantizeTest {
     return cl.execute(args);
   }
 
-  private static void write(LabeledImages all, int n, Path dir, String images, String labels) throws Exception {
-    int[] idx = new int[n];
-    for (int i = 0; i < n; i++) {
-      idx[i] = i * (all.size() / n);
-    }
-    LabeledImages sub = all.select(idx, "sub");
-    IdxFile.write(dir.resolve(images + ".gz"), IdxFile.IMAGES_MAGIC, new int[] {n, 28, 28}, sub.rawPixels(), true);
-    IdxFile.write(dir.resolve(labels + ".gz"), IdxFile.LABELS_MAGIC, new int[] {n}, sub.rawLabels(), true);
-  }
 }

@@ -28,8 +28,7 @@ import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.models.cli.TwicingCli;
 import org.twicing.models.data.FashionMnist;
-import org.twicing.models.data.IdxFile;
-import org.twicing.models.data.LabeledImages;
+import org.twicing.models.data.FashionMnistSubset;
 import org.twicing.models.web.WebServer;
 import org.twicing.models.web.WebSite;
 import org.twicing.tests.support.OrtRunner;
@@ -109,20 +108,10 @@ class WebExportBrowserTest {
     FashionMnist bundled = FashionMnist.loadBundledSubset();
     Path dir = tmp.resolve("fmnist");
     Files.createDirectories(dir);
-    write(bundled.train(), 64, dir, FashionMnist.TRAIN_IMAGES, FashionMnist.TRAIN_LABELS);
-    write(bundled.test(), 32, dir, FashionMnist.TEST_IMAGES, FashionMnist.TEST_LABELS);
+    FashionMnistSubset.writeEvenlySpaced(bundled, 64, 32, dir);
     return dir;
   }
 
-  private static void write(LabeledImages all, int n, Path dir, String images, String labels) throws IOException {
-    int[] idx = new int[n];
-    for (int i = 0; i < n; i++) {
-      idx[i] = i * (all.size() / n);
-    }
-    LabeledImages sub = all.select(idx, "sub");
-    IdxFile.write(dir.resolve(images + ".gz"), IdxFile.IMAGES_MAGIC, new int[] {n, 28, 28}, sub.rawPixels(), true);
-    IdxFile.write(dir.resolve(labels + ".gz"), IdxFile.LABELS_MAGIC, new int[] {n}, sub.rawLabels(), true);
-  }
 
   static float[] floats(Path file) throws IOException {
     ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
