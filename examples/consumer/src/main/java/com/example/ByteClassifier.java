@@ -31,7 +31,7 @@ final class ByteClassifier extends TaskModel {
     this.classes = classes;
     embed = child("embed", new Embedding(256, dim, Init.normal(0.02)));
     param("pos", Init.truncNormal(0.02), false, len, dim);               // no weight decay
-    var attn = new Attention.Spec(dim, 2, AttentionKind.higherOrder(3), true, false, len, "qkv", "proj", 0, 0);
+    var attn = Attention.Spec.builder(dim, 2).kind(AttentionKind.higherOrder(3)).maxLen(len).build();
     block = child("block", new Block(Block.Names.TIMM, true, 1e-6, attn, 4 * dim, Mlp.Activation.GELU, true, 0));
     norm = child("norm", new LayerNorm(dim, 1e-6));
     head = child("head", new Linear(dim, classes, true));

@@ -36,8 +36,8 @@ class BindingsTaskTest {
   Path tmp;
 
   private Path microModel(String name) throws IOException {
-    VisionTransformer m = new VisionTransformer(new VisionTransformer.Config(name, 8, 1, 4, 3, 16, 1, 2, 32, 1e-6,
-        true, List.of(AttentionKind.TWICING), 0.0));
+    VisionTransformer m = new VisionTransformer(VisionTransformer.Config.builder(name).imageSize(8).channels(1).patch(4)
+        .classes(3).dim(16).depth(1).heads(2).mlp(32).attention(List.of(AttentionKind.TWICING)).build());
     Path dir = Files.createDirectories(tmp.resolve(name));
     ModelArtifacts.writeAll(m, StateDict.initialize(m, 0), TrainingSpec.defaults(), dir, EmitOptions.defaults());
     return dir.resolve(ModelArtifacts.MODEL);

@@ -50,8 +50,9 @@ class DataParallelTrainingTest {
   Path tmp;
 
   static TaskModel model() {
-    return new VisionTransformer(new VisionTransformer.Config("vit-dp", 28, 1, 7, 10, 32, 2, 2, 64, 1e-6, true,
-        List.of(AttentionKind.SOFTMAX, AttentionKind.TWICING), 0.0));
+    return new VisionTransformer(VisionTransformer.Config.builder("vit-dp").imageSize(28).channels(1).patch(7)
+        .classes(10).dim(32).depth(2).heads(2).mlp(64).attention(List.of(AttentionKind.SOFTMAX, AttentionKind.TWICING))
+        .build());
   }
 
   /**

@@ -27,8 +27,8 @@ import org.twicing.dsl.nn.VisionTransformer;
  */
 class TrainStepEmissionTest {
   private static VisionTransformer microVit() {
-    return new VisionTransformer(new VisionTransformer.Config("vit-micro", 8, 1, 4, 3, 16, 1, 2, 32, 1e-6, true,
-        List.of(AttentionKind.TWICING), 0.0));
+    return new VisionTransformer(VisionTransformer.Config.builder("vit-micro").imageSize(8).channels(1).patch(4)
+        .classes(3).dim(16).depth(1).heads(2).mlp(32).attention(List.of(AttentionKind.TWICING)).build());
   }
 
   /** The contract's inputs, built from the model's parameter list and the optimizer's state names. */

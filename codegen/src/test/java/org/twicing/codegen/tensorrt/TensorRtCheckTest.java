@@ -20,8 +20,8 @@ import org.twicing.dsl.nn.VisionTransformer;
 /** Inference models pass the TensorRT rules; training graphs are flagged node by node; profiles bind dims. */
 class TensorRtCheckTest {
   private static VisionTransformer vit() {
-    return new VisionTransformer(new VisionTransformer.Config("vit-micro", 28, 1, 7, 10, 16, 1, 2, 32, 1e-6, true,
-        List.of(AttentionKind.TWICING), 0.1));
+    return new VisionTransformer(VisionTransformer.Config.builder("vit-micro").imageSize(28).channels(1).patch(7)
+        .classes(10).dim(16).depth(1).heads(2).mlp(32).attention(List.of(AttentionKind.TWICING)).dropout(0.1).build());
   }
 
   @Test

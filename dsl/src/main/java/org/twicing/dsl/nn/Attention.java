@@ -21,9 +21,95 @@ public final class Attention extends Module {
   private final Linear qkv;
   private final Linear proj;
 
-  /** Configuration of one attention layer. */
+  /** Configuration of one attention layer; {@link #builder} names each setting. */
   public record Spec(long dim, long heads, AttentionKind kind, boolean bias, boolean causal, long maxLen,
-      String qkvName, String projName, double attnDropout, double projDropout) { }
+      String qkvName, String projName, double attnDropout, double projDropout) {
+    /**
+     * A builder for a layer of width {@code dim} with {@code heads} heads. Defaults: softmax attention, biased
+     * projections named {@code qkv} and {@code proj} (timm's names), not causal, no dropout.
+     */
+    public static Builder builder(long dim, long heads) {
+      return new Builder(dim, heads);
+    }
+  }
+
+  /** Named settings of a {@link Spec}. */
+  public static final class Builder {
+    private final long dim;
+    private final long heads;
+    private AttentionKind kind = AttentionKind.SOFTMAX;
+    private boolean bias = true;
+    private boolean causal;
+    private long maxLen;
+    private String qkvName = "qkv";
+    private String projName = "proj";
+    private double attnDropout;
+    private double projDropout;
+
+    private Builder(long dim, long heads) {
+      this.dim = dim;
+      this.heads = heads;
+    }
+
+    /** How heads mix values. */
+    public Builder kind(AttentionKind v) {
+      this.kind = v;
+      return this;
+    }
+
+    /** Whether the qkv and output projections have biases. */
+    public Builder bias(boolean v) {
+      this.bias = v;
+      return this;
+    }
+
+    /** Whether a query attends only keys at or before its position; needs {@link #maxLen}. */
+    public Builder causal(boolean v) {
+      this.causal = v;
+      return this;
+    }
+
+    /** The longest sequence: the size of the causal mask constant. */
+    public Builder maxLen(long v) {
+      this.maxLen = v;
+      return this;
+    }
+
+    /** Parameter names of the fused qkv projection and the output projection (nanoGPT: c_attn, c_proj). */
+    public Builder names(String qkv, String proj) {
+      this.qkvName = qkv;
+      this.projName = proj;
+      return this;
+    }
+
+    /** Dropout of the attention matrix and of the output projection alike. */
+    public Builder dropout(double p) {
+      this.attnDropout = p;
+      this.projDropout = p;
+      return this;
+    }
+
+    /** Dropout of the attention matrix. */
+    public Builder attnDropout(double p) {
+      this.attnDropout = p;
+      return this;
+    }
+
+    /** Dropout of the output projection. */
+    public Builder projDropout(double p) {
+      this.projDropout = p;
+      return this;
+    }
+
+    /** The spec; a causal layer without {@link #maxLen} is an error. */
+    public Spec build() {
+      if (causal && maxLen <= 0) {
+        throw new IllegalArgumentException("causal attention needs maxLen > 0 (the causal mask's size), got "
+            + maxLen);
+      }
+      return new Spec(dim, heads, kind, bias, causal, maxLen, qkvName, projName, attnDropout, projDropout);
+    }
+  }
 
   /** An attention layer per {@code spec}. */
   public Attention(Spec spec) {
@@ -106,13 +192,13 @@ public final class Attention extends Module {
    * {@code positions} is the rank-1 int64 [S] of absolute positions P..P+S-1 of the new queries; the new query at
    * position p attends the keys at positions at most p. Softmax layers give {@code A_new V_all}; twicing layers give
    * {@code A_new U_all} with {@code U_all = concat(past.twice, 2 v_new − A_new V_all)}, which equals the rows of
-   * {@code (2A − A²) V} for the new positions exactly, since {@code (A V)_j} depends only on keys up to j. Other
-   * attention kinds are not supported. No dropout (inference only).
+   * {@code (2A − A²) V} for the new positions exactly, since {@code (A V)_j} depends only on keys up to j. Kinds
+   * whose {@link AttentionKind#decoding()} is NONE are not supported. No dropout (inference only).
    */
   public Step decode(Forward f, Value x, Cache past, Value positions) {
-    boolean twicing = kind == AttentionKind.TWICING || kind.name().equals(AttentionKind.TWICING.name());
-    boolean softmax = kind == AttentionKind.SOFTMAX || kind.name().equals(AttentionKind.SOFTMAX.name());
-    if (!twicing && !softmax) {
+    AttentionKind.Decoding decoding = kind.decoding();
+    boolean twicing = decoding.cachesTwice();
+    if (!decoding.cached()) {
       throw new UnsupportedOperationException("cached decoding supports softmax and twicing attention, not '"
           + kind.name() + "' (layer " + path() + ")");
     }

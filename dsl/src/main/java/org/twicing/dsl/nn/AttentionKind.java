@@ -31,11 +31,47 @@ public interface AttentionKind {
     return mix(a, v);
   }
 
+  /**
+   * How a kind caches for incremental (cached) decoding. A kind has an exact cached decoding only when each
+   * position's output depends on cached per-position state that later positions never change.
+   */
+  enum Decoding {
+    /** No exact cached decoding: generation recomputes the whole sequence. */
+    NONE,
+    /** Keys and values are cached; the new rows are {@code A_new V_all} (softmax attention). */
+    KEY_VALUE,
+    /**
+     * Keys, values and {@code u_j = 2 v_j − (A V)_j} are cached; the new rows are {@code A_new U_all}, exactly the
+     * rows of {@code (2A − A²) V} since {@code (A V)_j} depends only on keys up to j (twicing attention).
+     */
+    KEY_VALUE_TWICE;
+
+    /** Whether the kind decodes from a cache at all. */
+    public boolean cached() {
+      return this != NONE;
+    }
+
+    /** Whether the cache holds the {@code twice} tensor besides keys and values. */
+    public boolean cachesTwice() {
+      return this == KEY_VALUE_TWICE;
+    }
+  }
+
+  /** How this kind caches for decoding; {@link Decoding#NONE} unless the kind declares an exact cached decoding. */
+  default Decoding decoding() {
+    return Decoding.NONE;
+  }
+
   /** Standard attention: {@code A V}. */
   AttentionKind SOFTMAX = new AttentionKind() {
     @Override
     public String name() {
       return "softmax";
+    }
+
+    @Override
+    public Decoding decoding() {
+      return Decoding.KEY_VALUE;
     }
 
     @Override
@@ -53,6 +89,11 @@ public interface AttentionKind {
     @Override
     public String name() {
       return "twicing";
+    }
+
+    @Override
+    public Decoding decoding() {
+      return Decoding.KEY_VALUE_TWICE;
     }
 
     @Override

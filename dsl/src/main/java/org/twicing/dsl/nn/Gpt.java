@@ -3,6 +3,7 @@ package org.twicing.dsl.nn;
 import static org.twicing.dsl.ops.Ops.*;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,6 +33,168 @@ public final class Gpt extends TaskModel {
         throw new IllegalArgumentException("sinusoidal positions need an even dim, got " + dim);
       }
     }
+
+    /**
+     * A builder for a model called {@code name}. The sizes (vocab, context, dim, depth, heads, mlp) and the
+     * attention kinds have no default; the rest default to nanoGPT's: pre-LN, GELU, learned positions, biases
+     * everywhere, no embedding scale, LayerNorm eps 1e-5, no dropout.
+     */
+    public static Builder builder(String name) {
+      return new Builder(name);
+    }
+
+    /** A builder holding these settings, to derive a variant. */
+    public Builder toBuilder() {
+      return new Builder(name).vocab(vocab).context(context).dim(dim).depth(depth).heads(heads).mlp(mlp).eps(eps)
+          .preNorm(preNorm).activation(activation).learnedPositions(learnedPositions).bias(bias).attnBias(attnBias)
+          .embedScale(embedScale).attention(attention).dropout(dropout);
+    }
+  }
+
+  /** Named settings of a {@link Config}; {@link #build()} checks that every setting without a default was given. */
+  public static final class Builder {
+    private final String name;
+    private long vocab = -1;
+    private long context = -1;
+    private long dim = -1;
+    private long depth = -1;
+    private long heads = -1;
+    private long mlp = -1;
+    private double eps = 1e-5;
+    private boolean preNorm = true;
+    private Mlp.Activation activation = Mlp.Activation.GELU;
+    private boolean learnedPositions = true;
+    private boolean bias = true;
+    private boolean attnBias = true;
+    private boolean embedScale;
+    private List<AttentionKind> attention;
+    private AttentionKind everyLayer;
+    private double dropout;
+
+    private Builder(String name) {
+      this.name = name;
+    }
+
+    /** Vocabulary size (rows of the tied token embedding and output layer). */
+    public Builder vocab(long v) {
+      this.vocab = v;
+      return this;
+    }
+
+    /** Longest sequence (rows of the position table and the causal mask). */
+    public Builder context(long v) {
+      this.context = v;
+      return this;
+    }
+
+    /** Model width. */
+    public Builder dim(long v) {
+      this.dim = v;
+      return this;
+    }
+
+    /** Number of transformer blocks. */
+    public Builder depth(long v) {
+      this.depth = v;
+      return this;
+    }
+
+    /** Attention heads per block; must divide {@code dim}. */
+    public Builder heads(long v) {
+      this.heads = v;
+      return this;
+    }
+
+    /** Hidden width of each block's MLP. */
+    public Builder mlp(long v) {
+      this.mlp = v;
+      return this;
+    }
+
+    /** LayerNorm epsilon. */
+    public Builder eps(double v) {
+      this.eps = v;
+      return this;
+    }
+
+    /** Pre-LN blocks with a final LayerNorm ({@code true}) or post-LN blocks without one ({@code false}). */
+    public Builder preNorm(boolean v) {
+      this.preNorm = v;
+      return this;
+    }
+
+    /** The MLP's activation. */
+    public Builder activation(Mlp.Activation v) {
+      this.activation = v;
+      return this;
+    }
+
+    /** Learned position embeddings ({@code true}) or fixed sinusoids ({@code false}). */
+    public Builder learnedPositions(boolean v) {
+      this.learnedPositions = v;
+      return this;
+    }
+
+    /** Biases in the MLP and LayerNorm-adjacent linear layers. */
+    public Builder bias(boolean v) {
+      this.bias = v;
+      return this;
+    }
+
+    /** Biases in the attention projections. */
+    public Builder attnBias(boolean v) {
+      this.attnBias = v;
+      return this;
+    }
+
+    /** Whether token embeddings are multiplied by {@code sqrt(dim)}. */
+    public Builder embedScale(boolean v) {
+      this.embedScale = v;
+      return this;
+    }
+
+    /** One attention kind per layer. */
+    public Builder attention(List<AttentionKind> v) {
+      this.attention = List.copyOf(v);
+      this.everyLayer = null;
+      return this;
+    }
+
+    /** The same attention kind in every layer. */
+    public Builder attention(AttentionKind v) {
+      this.everyLayer = v;
+      this.attention = null;
+      return this;
+    }
+
+    /** Dropout probability of embeddings, attention, projections and MLPs (0: none). */
+    public Builder dropout(double v) {
+      this.dropout = v;
+      return this;
+    }
+
+    /** The configuration; fails naming the first setting that was not given or is invalid. */
+    public Config build() {
+      require("vocab", vocab);
+      require("context", context);
+      require("dim", dim);
+      require("depth", depth);
+      require("heads", heads);
+      require("mlp", mlp);
+      if (attention == null && everyLayer == null) {
+        throw new IllegalArgumentException("Gpt.Config '" + name + "': attention kinds not set");
+      }
+      List<AttentionKind> kinds = attention != null ? attention : Collections.nCopies((int) depth, everyLayer);
+      return new Config(name, vocab, context, dim, depth, heads, mlp, eps, preNorm, activation, learnedPositions,
+          bias, attnBias, embedScale, kinds, dropout);
+    }
+
+    private void require(String setting, long value) {
+      if (value <= 0) {
+        throw new IllegalArgumentException("Gpt.Config '" + name + "': " + setting
+            + (value == -1 ? " not set" : " must be positive, got " + value));
+      }
+    }
   }
 
   private final Config cfg;
@@ -49,8 +212,9 @@ public final class Gpt extends TaskModel {
         ? transformer.put("wpe", new Embedding(cfg.context(), cfg.dim(), Init.normal(0.02))) : null;
     ModuleList list = transformer.put("h", new ModuleList());
     for (int i = 0; i < cfg.depth(); i++) {
-      Attention.Spec spec = new Attention.Spec(cfg.dim(), cfg.heads(), cfg.attention().get(i), cfg.attnBias(), true,
-          cfg.context(), "c_attn", "c_proj", cfg.dropout(), cfg.dropout());
+      Attention.Spec spec = Attention.Spec.builder(cfg.dim(), cfg.heads()).kind(cfg.attention().get(i))
+          .bias(cfg.attnBias()).causal(true).maxLen(cfg.context()).names("c_attn", "c_proj")
+          .dropout(cfg.dropout()).build();
       h.add(list.add(new Block(Block.Names.NANOGPT, cfg.preNorm(), cfg.eps(), spec,
           cfg.mlp(), cfg.activation(), cfg.bias(), cfg.dropout())));
     }
@@ -126,14 +290,12 @@ public final class Gpt extends TaskModel {
 
   /** Whether layer {@code layer} keeps a {@code twice} cache ({@code 2v − AV}) for cached decoding. */
   public boolean cachesTwice(int layer) {
-    AttentionKind k = cfg.attention().get(layer);
-    return k == AttentionKind.TWICING || k.name().equals(AttentionKind.TWICING.name());
+    return cfg.attention().get(layer).decoding().cachesTwice();
   }
 
-  /** Whether every layer's attention kind has an exact cached decoding (softmax or twicing). */
+  /** Whether every layer's attention kind has an exact cached decoding ({@link AttentionKind#decoding()}). */
   public boolean supportsCachedDecoding() {
-    return cfg.attention().stream().allMatch(k -> k == AttentionKind.SOFTMAX || k == AttentionKind.TWICING
-        || k.name().equals(AttentionKind.SOFTMAX.name()) || k.name().equals(AttentionKind.TWICING.name()));
+    return cfg.attention().stream().allMatch(k -> k.decoding().cached());
   }
 
   /**

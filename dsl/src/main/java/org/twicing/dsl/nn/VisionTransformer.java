@@ -3,6 +3,7 @@ package org.twicing.dsl.nn;
 import static org.twicing.dsl.ops.Ops.*;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,6 +32,148 @@ public final class VisionTransformer extends TaskModel {
         throw new IllegalArgumentException("dim " + dim + " is not divisible by heads " + heads);
       }
     }
+
+    /**
+     * A builder for a model called {@code name}. The sizes (image size, channels, patch, classes, dim, depth,
+     * heads, mlp) and the attention kinds have no default; LayerNorm eps defaults to timm's 1e-6, qkv bias to on,
+     * dropout to none.
+     */
+    public static Builder builder(String name) {
+      return new Builder(name);
+    }
+
+    /** A builder holding these settings, to derive a variant. */
+    public Builder toBuilder() {
+      return new Builder(name).imageSize(imageSize).channels(channels).patch(patch).classes(classes).dim(dim)
+          .depth(depth).heads(heads).mlp(mlp).eps(eps).qkvBias(qkvBias).attention(attention).dropout(dropout);
+    }
+  }
+
+  /** Named settings of a {@link Config}; {@link #build()} checks that every setting without a default was given. */
+  public static final class Builder {
+    private final String name;
+    private long imageSize = -1;
+    private long channels = -1;
+    private long patch = -1;
+    private long classes = -1;
+    private long dim = -1;
+    private long depth = -1;
+    private long heads = -1;
+    private long mlp = -1;
+    private double eps = 1e-6;
+    private boolean qkvBias = true;
+    private List<AttentionKind> attention;
+    private AttentionKind everyLayer;
+    private double dropout;
+
+    private Builder(String name) {
+      this.name = name;
+    }
+
+    /** Side of the square input image in pixels; a multiple of {@link #patch}. */
+    public Builder imageSize(long v) {
+      this.imageSize = v;
+      return this;
+    }
+
+    /** Input channels (1 grey, 3 RGB). */
+    public Builder channels(long v) {
+      this.channels = v;
+      return this;
+    }
+
+    /** Side of a square patch in pixels. */
+    public Builder patch(long v) {
+      this.patch = v;
+      return this;
+    }
+
+    /** Number of output classes. */
+    public Builder classes(long v) {
+      this.classes = v;
+      return this;
+    }
+
+    /** Model width. */
+    public Builder dim(long v) {
+      this.dim = v;
+      return this;
+    }
+
+    /** Number of transformer blocks. */
+    public Builder depth(long v) {
+      this.depth = v;
+      return this;
+    }
+
+    /** Attention heads per block; must divide {@code dim}. */
+    public Builder heads(long v) {
+      this.heads = v;
+      return this;
+    }
+
+    /** Hidden width of each block's MLP. */
+    public Builder mlp(long v) {
+      this.mlp = v;
+      return this;
+    }
+
+    /** LayerNorm epsilon. */
+    public Builder eps(double v) {
+      this.eps = v;
+      return this;
+    }
+
+    /** Whether the qkv projection has a bias. */
+    public Builder qkvBias(boolean v) {
+      this.qkvBias = v;
+      return this;
+    }
+
+    /** One attention kind per block. */
+    public Builder attention(List<AttentionKind> v) {
+      this.attention = List.copyOf(v);
+      this.everyLayer = null;
+      return this;
+    }
+
+    /** The same attention kind in every block. */
+    public Builder attention(AttentionKind v) {
+      this.everyLayer = v;
+      this.attention = null;
+      return this;
+    }
+
+    /** Dropout probability of embeddings, attention, projections and MLPs (0: none). */
+    public Builder dropout(double v) {
+      this.dropout = v;
+      return this;
+    }
+
+    /** The configuration; fails naming the first setting that was not given or is invalid. */
+    public Config build() {
+      require("imageSize", imageSize);
+      require("channels", channels);
+      require("patch", patch);
+      require("classes", classes);
+      require("dim", dim);
+      require("depth", depth);
+      require("heads", heads);
+      require("mlp", mlp);
+      if (attention == null && everyLayer == null) {
+        throw new IllegalArgumentException("VisionTransformer.Config '" + name + "': attention kinds not set");
+      }
+      List<AttentionKind> kinds = attention != null ? attention : Collections.nCopies((int) depth, everyLayer);
+      return new Config(name, imageSize, channels, patch, classes, dim, depth, heads, mlp, eps, qkvBias, kinds,
+          dropout);
+    }
+
+    private void require(String setting, long value) {
+      if (value <= 0) {
+        throw new IllegalArgumentException("VisionTransformer.Config '" + name + "': " + setting
+            + (value == -1 ? " not set" : " must be positive, got " + value));
+      }
+    }
   }
 
   private final Config cfg;
@@ -48,8 +191,8 @@ public final class VisionTransformer extends TaskModel {
     param("pos_embed", Init.truncNormal(0.02), false, 1, tokens, cfg.dim());
     ModuleList list = child("blocks", new ModuleList());
     for (int i = 0; i < cfg.depth(); i++) {
-      Attention.Spec spec = new Attention.Spec(cfg.dim(), cfg.heads(), cfg.attention().get(i), cfg.qkvBias(),
-          false, tokens, "qkv", "proj", cfg.dropout(), cfg.dropout());
+      Attention.Spec spec = Attention.Spec.builder(cfg.dim(), cfg.heads()).kind(cfg.attention().get(i))
+          .bias(cfg.qkvBias()).maxLen(tokens).names("qkv", "proj").dropout(cfg.dropout()).build();
       blocks.add(list.add(new Block(Block.Names.TIMM, true, cfg.eps(), spec, cfg.mlp(),
           Mlp.Activation.GELU, true, cfg.dropout())));
     }

@@ -69,10 +69,11 @@ public final class Ops {
     return List.of(Elementwise.ADD, Elementwise.SUB, Elementwise.MUL, Elementwise.DIV, Elementwise.POW,
         Elementwise.NEG, Elementwise.SQRT, Elementwise.EXP, Elementwise.LOG, Elementwise.TANH, Elementwise.ERF,
         Elementwise.RELU, Elementwise.SIGMOID, Elementwise.IDENTITY, Elementwise.EQUAL, Elementwise.LESS,
-        Elementwise.GREATER, Elementwise.WHERE, Linalg.MATMUL, Linalg.GEMM, Convolution.CONV, Shaping.TRANSPOSE,
-        Shaping.RESHAPE, Shaping.FLATTEN, Shaping.CONCAT, Shaping.SPLIT, Shaping.SLICE, Shaping.GATHER,
-        Shaping.UNSQUEEZE, Shaping.SQUEEZE, Shaping.EXPAND, Shaping.CAST, Shaping.SHAPE, Shaping.RANGE,
-        Shaping.CONSTANT, Shaping.CONSTANT_OF_SHAPE, Shaping.TRILU, Shaping.ONE_HOT, Shaping.PAD, Reductions.REDUCE_SUM,
+        Elementwise.GREATER, Elementwise.WHERE, Linalg.MATMUL, Linalg.GEMM, Convolution.CONV, Views.TRANSPOSE,
+        Views.RESHAPE, Views.FLATTEN, Slicing.CONCAT, Slicing.SPLIT, Slicing.SLICE, Slicing.GATHER,
+        Views.UNSQUEEZE, Views.SQUEEZE, Views.EXPAND, Constants.CAST, Constants.SHAPE, Constants.RANGE,
+        Constants.CONSTANT, Constants.CONSTANT_OF_SHAPE, Constants.TRILU, Constants.ONE_HOT, Padding.PAD,
+        Reductions.REDUCE_SUM,
         Reductions.REDUCE_MEAN, Reductions.REDUCE_MAX, Reductions.SOFTMAX, Reductions.LOG_SOFTMAX,
         Nn.LAYER_NORM, Nn.DROPOUT, Elementwise.GELU, Elementwise.MIN, Elementwise.MAX, Elementwise.CLIP,
         Elementwise.ABS, Elementwise.NOT, Elementwise.AND, Elementwise.OR, Elementwise.FLOOR, Elementwise.CEIL,
@@ -111,7 +112,7 @@ public final class Ops {
 
   /** A Constant node in graph {@code g}. */
   public static Value constant(GraphBuilder g, Tensor value) {
-    return g.apply(Shaping.CONSTANT, List.of(), Attributes.of(VALUE, value)).get(0);
+    return g.apply(Constants.CONSTANT, List.of(), Attributes.of(VALUE, value)).get(0);
   }
 
   /** A constant in the same graph as {@code like}. */
@@ -344,7 +345,7 @@ public final class Ops {
 
   /** Permutes axes. */
   public static Value transpose(Value x, int... perm) {
-    return op(Shaping.TRANSPOSE, Attributes.of(Shaping.PERM, Arrays.stream(perm).asLongStream().toArray()), x);
+    return op(Views.TRANSPOSE, Attributes.of(Shaping.PERM, Arrays.stream(perm).asLongStream().toArray()), x);
   }
 
   /** Swaps the last two axes. */
@@ -361,12 +362,12 @@ public final class Ops {
 
   /** Reshape to constant sizes (0 copies the input dim, -1 is inferred). */
   public static Value reshape(Value x, long... shape) {
-    return op(Shaping.RESHAPE, Attributes.none(), x, ints(x, shape));
+    return op(Views.RESHAPE, Attributes.none(), x, ints(x, shape));
   }
 
   /** Reshape to a run-time shape. */
   public static Value reshape(Value x, Value shape) {
-    return op(Shaping.RESHAPE, Attributes.none(), x, shape);
+    return op(Views.RESHAPE, Attributes.none(), x, shape);
   }
 
   /** Reshape {@code x} to the shape of {@code like} (constant when fixed, else through Shape). */
@@ -379,52 +380,52 @@ public final class Ops {
 
   /** Flattens to 2-D around {@code axis}. */
   public static Value flatten(Value x, long axis) {
-    return op(Shaping.FLATTEN, Attributes.of(Shaping.AXIS, axis), x);
+    return op(Views.FLATTEN, Attributes.of(Shaping.AXIS, axis), x);
   }
 
   /** Concatenation along {@code axis}. */
   public static Value concat(long axis, Value... parts) {
-    return op(Shaping.CONCAT, Attributes.of(Shaping.AXIS, axis), parts);
+    return op(Slicing.CONCAT, Attributes.of(Shaping.AXIS, axis), parts);
   }
 
   /** Splits along {@code axis} into pieces of the given sizes. */
   public static List<Value> split(Value x, long axis, long... sizes) {
-    return x.graph().apply(Shaping.SPLIT, List.of(x, ints(x, sizes)), Attributes.of(Shaping.AXIS, axis));
+    return x.graph().apply(Slicing.SPLIT, List.of(x, ints(x, sizes)), Attributes.of(Shaping.AXIS, axis));
   }
 
   /** Slices with constant starts/ends/axes/steps. */
   public static Value slice(Value x, long[] starts, long[] ends, long[] axes, long[] steps) {
-    return op(Shaping.SLICE, Attributes.none(), x, ints(x, starts), ints(x, ends), ints(x, axes), ints(x, steps));
+    return op(Slicing.SLICE, Attributes.none(), x, ints(x, starts), ints(x, ends), ints(x, axes), ints(x, steps));
   }
 
   /** Slices {@code [0, ends[i])} along {@code axes[i]}, where {@code ends} is a run-time rank-1 int64 value. */
   public static Value sliceTo(Value x, Value ends, long... axes) {
-    return op(Shaping.SLICE, Attributes.none(), x, ints(x, new long[axes.length]), ends, ints(x, axes));
+    return op(Slicing.SLICE, Attributes.none(), x, ints(x, new long[axes.length]), ends, ints(x, axes));
   }
 
   /** Zero-pads (negative pads crop) with pads [begin per axis..., end per axis...]. */
   public static Value pad(Value x, long... pads) {
-    return op(Shaping.PAD, Attributes.none(), x, ints(x, pads));
+    return op(Padding.PAD, Attributes.none(), x, ints(x, pads));
   }
 
   /** Gathers entries of {@code x} along {@code axis}. */
   public static Value gather(Value x, Value indices, long axis) {
-    return op(Shaping.GATHER, Attributes.of(Shaping.AXIS, axis), x, indices);
+    return op(Slicing.GATHER, Attributes.of(Shaping.AXIS, axis), x, indices);
   }
 
   /** Inserts size-1 axes. */
   public static Value unsqueeze(Value x, long... axes) {
-    return op(Shaping.UNSQUEEZE, Attributes.none(), x, ints(x, axes));
+    return op(Views.UNSQUEEZE, Attributes.none(), x, ints(x, axes));
   }
 
   /** Removes size-1 axes. */
   public static Value squeeze(Value x, long... axes) {
-    return op(Shaping.SQUEEZE, Attributes.none(), x, ints(x, axes));
+    return op(Views.SQUEEZE, Attributes.none(), x, ints(x, axes));
   }
 
   /** Broadcasts to a shape held by a rank-1 int64 value. */
   public static Value expand(Value x, Value shape) {
-    return op(Shaping.EXPAND, Attributes.none(), x, shape);
+    return op(Views.EXPAND, Attributes.none(), x, shape);
   }
 
   /** Broadcasts {@code x} to the shape of {@code like}. */
@@ -440,28 +441,28 @@ public final class Ops {
     if (x.dtype() == to) {
       return x;
     }
-    return op(Shaping.CAST, Attributes.of(Shaping.TO, (long) to.onnxCode()), x);
+    return op(Constants.CAST, Attributes.of(Shaping.TO, (long) to.onnxCode()), x);
   }
 
   /** The run-time shape of {@code x} (its dims are tracked symbolically). */
   public static Value shapeOf(Value x) {
-    return op(Shaping.SHAPE, Attributes.none(), x);
+    return op(Constants.SHAPE, Attributes.none(), x);
   }
 
   /** The run-time size of dimension {@code axis} of {@code x}, as a rank-1 int64 of length 1. */
   public static Value dimOf(Value x, int axis) {
     int a = axis < 0 ? axis + x.rank() : axis;
-    return op(Shaping.SHAPE, Attributes.of(Shaping.START, (long) a).with(Shaping.END, (long) a + 1), x);
+    return op(Constants.SHAPE, Attributes.of(Shaping.START, (long) a).with(Shaping.END, (long) a + 1), x);
   }
 
   /** [start, limit) in steps of delta (rank-0 operands). */
   public static Value range(Value start, Value limit, Value delta) {
-    return op(Shaping.RANGE, Attributes.none(), start, limit, delta);
+    return op(Constants.RANGE, Attributes.none(), start, limit, delta);
   }
 
   /** A tensor of the run-time shape {@code shape} filled with the single value of {@code fill}. */
   public static Value constantOfShape(Value shape, Tensor fill) {
-    return op(Shaping.CONSTANT_OF_SHAPE, Attributes.of(VALUE, fill), shape);
+    return op(Constants.CONSTANT_OF_SHAPE, Attributes.of(VALUE, fill), shape);
   }
 
   /** Zeros shaped and typed like {@code like}. */
@@ -475,20 +476,20 @@ public final class Ops {
   /** Keeps the upper (or lower) triangle of the last two axes, offset by {@code k} (may be null). */
   public static Value trilu(Value x, boolean upper, Value k) {
     Attributes at = Attributes.of(Shaping.UPPER, upper ? 1L : 0L);
-    return k == null ? op(Shaping.TRILU, at, x) : op(Shaping.TRILU, at, x, k);
+    return k == null ? op(Constants.TRILU, at, x) : op(Constants.TRILU, at, x, k);
   }
 
   /** One-hot encoding along a new last axis, float32 0/1 values. */
   public static Value oneHot(Value indices, long depth) {
     Value d = constantLike(indices, Tensor.scalar(DType.INT64, depth));
     Value vals = constantLike(indices, Tensor.floats(new long[] {2}, 0f, 1f));
-    return op(Shaping.ONE_HOT, Attributes.of(Shaping.AXIS, -1L), indices, d, vals);
+    return op(Constants.ONE_HOT, Attributes.of(Shaping.AXIS, -1L), indices, d, vals);
   }
 
   /** One-hot with explicit off/on values of a given float dtype (label smoothing). */
   public static Value oneHot(Value indices, long depth, Tensor offOn) {
     Value d = constantLike(indices, Tensor.scalar(DType.INT64, depth));
-    return op(Shaping.ONE_HOT, Attributes.of(Shaping.AXIS, -1L), indices, d, constantLike(indices, offOn));
+    return op(Constants.ONE_HOT, Attributes.of(Shaping.AXIS, -1L), indices, d, constantLike(indices, offOn));
   }
 
   // ---- reductions -------------------------------------------------------------------------------------------

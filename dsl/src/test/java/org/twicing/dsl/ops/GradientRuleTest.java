@@ -235,7 +235,7 @@ class GradientRuleTest {
     cs.add(new Case("Pad crops with negative pads", "Pad", c -> c.y(Ops.pad(c.x("x", "batch", 5), 0, -1, 0, 2))));
 
     cs.add(new Case("Transpose perm (2,0,1)", "Transpose", c -> c.y(Ops.transpose(c.x("x", 2, 3, 4), 2, 0, 1))));
-    cs.add(new Case("Transpose default perm", "Transpose", c -> c.y(c.g.apply1(Shaping.TRANSPOSE,
+    cs.add(new Case("Transpose default perm", "Transpose", c -> c.y(c.g.apply1(Views.TRANSPOSE,
         Attributes.none(), c.x("x", 2, 3, 4)))));
     cs.add(new Case("Reshape (0,-1)", "Reshape", c -> c.y(Ops.reshape(c.x("x", 2, 3, 4), 0, -1))));
     cs.add(new Case("Reshape (4,-1,2)", "Reshape", c -> c.y(Ops.reshape(c.x("x", 2, 3, 4), 4, -1, 2))));
@@ -250,7 +250,7 @@ class GradientRuleTest {
     }));
     cs.add(new Case("Expand [1,4] to a symbolic [batch,4]", "Expand", c -> c.y(Ops.expandLike(c.x("x", 1, 4),
         c.typed("like", TensorType.of(DType.FLOAT64, "batch", 4))))));
-    cs.add(new Case("Cast float64 to float64", "Cast", c -> c.y(c.g.apply1(Shaping.CAST,
+    cs.add(new Case("Cast float64 to float64", "Cast", c -> c.y(c.g.apply1(Constants.CAST,
         Attributes.of(Shaping.TO, (long) DType.FLOAT64.onnxCode()), c.x("x", 2, 3)))));
     cs.add(new Case("Trilu upper k=1", "Trilu", c -> {
       Value x = c.x("x", 2, 4, 5);

@@ -149,17 +149,17 @@ class ShapeRuleErrorTest {
     }, "'x'", "[3]", "[2]"));
     w.add(wrong("Expand", "float target", g -> Ops.expand(f32(g, "x", 3), f32(g, "target", 2)), "'x'", "'target'",
         "int64"));
-    w.add(wrong("Cast", "no 'to' attribute", g -> g.apply(Shaping.CAST, List.of(f32(g, "x", 2, 3)),
+    w.add(wrong("Cast", "no 'to' attribute", g -> g.apply(Constants.CAST, List.of(f32(g, "x", 2, 3)),
         Attributes.none()), "'x'", "[2, 3]", "'to'"));
-    w.add(wrong("Cast", "unknown 'to' code", g -> g.apply(Shaping.CAST, List.of(f32(g, "x", 2, 3)),
+    w.add(wrong("Cast", "unknown 'to' code", g -> g.apply(Constants.CAST, List.of(f32(g, "x", 2, 3)),
         Attributes.of(Shaping.TO, 999L)), "'x'", "[2, 3]", "999"));
-    w.add(wrong("Shape", "two operands", g -> g.apply(Shaping.SHAPE, List.of(f32(g, "x", 2, 3), f32(g, "y", 4)),
+    w.add(wrong("Shape", "two operands", g -> g.apply(Constants.SHAPE, List.of(f32(g, "x", 2, 3), f32(g, "y", 4)),
         Attributes.none()), "'x'", "[2, 3]", "'y'", "[4]", "expects 1 input"));
     w.add(wrong("Range", "rank-1 start", g -> Ops.range(in(g, "start", DType.INT64, 1), in(g, "limit", DType.INT64),
         in(g, "delta", DType.INT64)), "'start'", "[1]", "rank 0"));
     w.add(wrong("Range", "mixed dtypes", g -> Ops.range(in(g, "start", DType.INT64), f32(g, "limit"),
         in(g, "delta", DType.INT64)), "'start'", "'limit'", "float32", "int64"));
-    w.add(wrong("Constant", "no value attribute", g -> g.apply(Shaping.CONSTANT, List.of(), Attributes.none()),
+    w.add(wrong("Constant", "no value attribute", g -> g.apply(Constants.CONSTANT, List.of(), Attributes.none()),
         "'value'"));
     w.add(wrong("ConstantOfShape", "float shape", g -> Ops.constantOfShape(f32(g, "dims", 2),
         Tensor.full(DType.FLOAT32, 1, 1)), "'dims'", "[2]", "int64"));

@@ -18,11 +18,13 @@ import org.twicing.dsl.nn.TaskModel;
 import org.twicing.models.data.TextData;
 import org.twicing.models.training.Evaluation;
 import org.twicing.models.training.ForeignModelSpec;
+import org.twicing.models.training.OptimizerKind;
 import org.twicing.models.training.RunSettings;
 import org.twicing.models.training.TrainingData;
 import org.twicing.runtime.SessionOptionsSpec;
 import org.twicing.runtime.train.BatchSource;
 import org.twicing.runtime.train.Checkpoint;
+import org.twicing.runtime.train.LrSchedule;
 import org.twicing.runtime.train.RunDirectory;
 import org.twicing.runtime.train.TrainResult;
 import org.twicing.runtime.train.Trainer;
@@ -238,7 +240,7 @@ public final class TrainCommand implements Callable<Integer> {
     }
     long warm = warmup != null ? warmup : base != null ? base.warmup() : Math.round(total * 0.05);
     RunSettings settings = settings(preset, att, layers, dataSpec, dir, b, s, base, total, warm);
-    if (base != null && base.steps() != total && settings.schedule().equals("cosine")) {
+    if (base != null && base.steps() != total && settings.schedule() == LrSchedule.Kind.COSINE) {
       w.println("note: the cosine schedule now ends at step " + total + " instead of " + base.steps());
     }
     Path runDir = out != null ? out : resume != null ? checkpointFile.toAbsolutePath().getParent()
@@ -313,14 +315,17 @@ public final class TrainCommand implements Callable<Integer> {
   private RunSettings settings(String preset, String att, String layers, String dataSpec, String dir, int b, long s,
       RunSettings base, long total, long warm) {
     double peak = pick(lr, base == null ? null : base.lr(), 1e-3);
-    return new RunSettings(preset, att, layers, dataSpec, dir, b, peak,
-        pick(minLr, base == null ? null : base.minLr(), peak / 100),
-        warm, pick(schedule, base == null ? null : base.schedule(), "cosine"),
-        pick(optimizer, base == null ? null : base.optimizer(), "adamw"),
-        pick(weightDecay, base == null ? null : base.weightDecay(), 0.05),
-        pick(momentum, base == null ? null : base.momentum(), 0.9),
-        pick(clipNorm, base == null ? null : base.clipNorm(), 0.0),
-        pick(labelSmoothing, base == null ? null : base.labelSmoothing(), 0.0), s, total);
+    return RunSettings.builder(preset, dataSpec).attention(att).twicingLayers(layers).dataDir(dir).batch(b)
+        .lr(peak).minLr(pick(minLr, base == null ? null : base.minLr(), peak / 100)).warmup(warm)
+        .schedule(schedule != null ? RunSettings.parseSchedule(schedule)
+            : base != null ? base.schedule() : LrSchedule.Kind.COSINE)
+        .optimizer(optimizer != null ? OptimizerKind.parse(optimizer)
+            : base != null ? base.optimizer() : OptimizerKind.ADAMW)
+        .weightDecay(pick(weightDecay, base == null ? null : base.weightDecay(), 0.05))
+        .momentum(pick(momentum, base == null ? null : base.momentum(), 0.9))
+        .clipNorm(pick(clipNorm, base == null ? null : base.clipNorm(), 0.0))
+        .labelSmoothing(pick(labelSmoothing, base == null ? null : base.labelSmoothing(), 0.0)).seed(s).steps(total)
+        .build();
   }
 
   private static String absoluteText(String spec) {
@@ -341,8 +346,8 @@ public final class TrainCommand implements Callable<Integer> {
     diff(changed, "--lr", lr, base.lr());
     diff(changed, "--min-lr", minLr, base.minLr());
     diff(changed, "--warmup", warmup, base.warmup());
-    diff(changed, "--schedule", schedule, base.schedule());
-    diff(changed, "--optimizer", optimizer, base.optimizer());
+    diff(changed, "--schedule", schedule, RunSettings.spelling(base.schedule()));
+    diff(changed, "--optimizer", optimizer, base.optimizer().spelling());
     diff(changed, "--weight-decay", weightDecay, base.weightDecay());
     diff(changed, "--momentum", momentum, base.momentum());
     diff(changed, "--clip-norm", clipNorm, base.clipNorm());

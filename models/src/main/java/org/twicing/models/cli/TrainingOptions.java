@@ -3,6 +3,7 @@ package org.twicing.models.cli;
 import org.twicing.codegen.train.CrossEntropy;
 import org.twicing.codegen.train.Optimizer;
 import org.twicing.codegen.train.TrainingSpec;
+import org.twicing.models.training.OptimizerKind;
 import picocli.CommandLine.Option;
 
 /** The hyper-parameters fixed in training graphs when they are emitted. */
@@ -36,12 +37,13 @@ public final class TrainingOptions {
 
   /** The training specification these flags describe. */
   public TrainingSpec spec(long dropoutSeed) {
-    Optimizer opt = switch (optimizer) {
-      case "adamw" -> new Optimizer.AdamW(beta1, beta2, eps, weightDecay);
-      case "sgd" -> new Optimizer.Sgd(momentum, weightDecay);
-      default -> throw new CliException("--optimizer must be adamw or sgd, got '" + optimizer + "'", null,
-          TwicingCli.EXIT_USAGE);
-    };
+    OptimizerKind kind;
+    try {
+      kind = OptimizerKind.parse(optimizer);
+    } catch (IllegalArgumentException e) {
+      throw new CliException(e.getMessage(), e, TwicingCli.EXIT_USAGE);
+    }
+    Optimizer opt = kind.create(beta1, beta2, eps, momentum, weightDecay);
     try {
       return new TrainingSpec(new CrossEntropy(labelSmoothing, -100), opt, clipNorm, dropoutSeed);
     } catch (IllegalArgumentException e) {

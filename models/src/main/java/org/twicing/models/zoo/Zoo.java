@@ -24,13 +24,16 @@ public final class Zoo {
       // DeiT-Tiny as in the paper: twicing in all 12 layers.
       case "vit-tiny" -> vit(name, 224, 3, 16, 1000, 192, 12, 3, 768, "all", options);
       case "vit-fmnist" -> vit(name, 28, 1, 4, 10, 128, 6, 4, 512, "all", options);
-      case "lm-tiny" -> new Gpt(new Gpt.Config(name, options.vocab().orElse(256L), 128, 128, 4, 4, 512, 1e-5, true,
-          Mlp.Activation.GELU, true, true, true, false, kinds(4, "last:2", options), options.dropout().orElse(0.0)));
+      case "lm-tiny" -> new Gpt(Gpt.Config.builder(name).vocab(options.vocab().orElse(256L)).context(128).dim(128)
+          .depth(4).heads(4).mlp(512).eps(1e-5).preNorm(true).activation(Mlp.Activation.GELU).learnedPositions(true)
+          .bias(true).attnBias(true).embedScale(false).attention(kinds(4, "last:2", options))
+          .dropout(options.dropout().orElse(0.0)).build());
       // The paper's WikiText-103 LM: post-LN, ReLU, no attention bias, sinusoidal positions, scaled embeddings,
       // twicing in layers 14 and 15 only.
-      case "lm-paper" -> new Gpt(new Gpt.Config(name, options.vocab().orElse(WIKITEXT103_VOCAB), 256, 128, 16, 8,
-          2048, 1e-5, false, Mlp.Activation.RELU, false, true, false, true, kinds(16, "14,15", options),
-          options.dropout().orElse(0.1)));
+      case "lm-paper" -> new Gpt(Gpt.Config.builder(name).vocab(options.vocab().orElse(WIKITEXT103_VOCAB))
+          .context(256).dim(128).depth(16).heads(8).mlp(2048).eps(1e-5).preNorm(false)
+          .activation(Mlp.Activation.RELU).learnedPositions(false).bias(true).attnBias(false).embedScale(true)
+          .attention(kinds(16, "14,15", options)).dropout(options.dropout().orElse(0.1)).build());
       default -> throw new IllegalArgumentException("unknown model preset '" + name + "'; presets: " + PRESETS);
     };
   }
@@ -40,8 +43,9 @@ public final class Zoo {
     if (o.vocab().isPresent()) {
       throw new IllegalArgumentException("--vocab applies to language models, not " + name);
     }
-    return new VisionTransformer(new VisionTransformer.Config(name, image, channels, patch, classes, dim, depth,
-        heads, mlp, 1e-6, true, kinds((int) depth, twicingDefault, o), o.dropout().orElse(0.0)));
+    return new VisionTransformer(VisionTransformer.Config.builder(name).imageSize(image).channels(channels)
+        .patch(patch).classes(classes).dim(dim).depth(depth).heads(heads).mlp(mlp).eps(1e-6).qkvBias(true)
+        .attention(kinds((int) depth, twicingDefault, o)).dropout(o.dropout().orElse(0.0)).build());
   }
 
   /**

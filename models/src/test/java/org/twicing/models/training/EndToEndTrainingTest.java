@@ -8,7 +8,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -33,8 +32,8 @@ class EndToEndTrainingTest {
   @Test
   void smallVitLearnsFashionMnistSubset() throws Exception {
     FashionMnist data = FashionMnist.loadBundledSubset();
-    VisionTransformer model = new VisionTransformer(new VisionTransformer.Config("vit-small-test", 28, 1, 7, 10, 32,
-        2, 2, 64, 1e-6, true, Collections.nCopies(2, AttentionKind.TWICING), 0.0));
+    VisionTransformer model = new VisionTransformer(VisionTransformer.Config.builder("vit-small-test").imageSize(28)
+        .channels(1).patch(7).classes(10).dim(32).depth(2).heads(2).mlp(64).attention(AttentionKind.TWICING).build());
     Evaluation eval = Evaluation.accuracy(data.test(), 250, 500);
     Path run = tmp.resolve("run");
     ByteArrayOutputStream log = new ByteArrayOutputStream();

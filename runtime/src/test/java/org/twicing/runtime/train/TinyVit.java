@@ -2,7 +2,6 @@ package org.twicing.runtime.train;
 
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
-import java.util.Collections;
 import java.util.SplittableRandom;
 import org.twicing.dsl.nn.AttentionKind;
 import org.twicing.dsl.nn.VisionTransformer;
@@ -13,8 +12,8 @@ final class TinyVit {
 
   /** dim 32, depth 2, 2 heads, patch 7 (16 patches), 4 classes, twicing attention, no dropout. */
   static VisionTransformer model(long dim) {
-    return new VisionTransformer(new VisionTransformer.Config("tiny-vit", 28, 1, 7, 4, dim, 2, 2, 2 * dim, 1e-6,
-        true, Collections.nCopies(2, AttentionKind.TWICING), 0.0));
+    return new VisionTransformer(VisionTransformer.Config.builder("tiny-vit").imageSize(28).channels(1).patch(7)
+        .classes(4).dim(dim).depth(2).heads(2).mlp(2 * dim).attention(AttentionKind.TWICING).build());
   }
 
   static VisionTransformer model() {

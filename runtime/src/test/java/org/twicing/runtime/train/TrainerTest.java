@@ -17,7 +17,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -318,8 +317,8 @@ class TrainerTest {
     assertTrue(e.getMessage().contains("'" + e.tensor().get() + "'"), e.getMessage());
     assertTrue(e.getMessage().contains("[1, 1, 32]") && e.getMessage().contains("[1, 1, 48]"), e.getMessage());
     // Same shapes, different attention: the configuration check names the key.
-    VisionTransformer softmax = new VisionTransformer(new VisionTransformer.Config("tiny-vit", 28, 1, 7, 4, 32, 2, 2,
-        64, 1e-6, true, Collections.nCopies(2, AttentionKind.SOFTMAX), 0.0));
+    VisionTransformer softmax = new VisionTransformer(VisionTransformer.Config.builder("tiny-vit").imageSize(28)
+        .channels(1).patch(7).classes(4).dim(32).depth(2).heads(2).mlp(64).attention(AttentionKind.SOFTMAX).build());
     CheckpointMismatchException e2 = assertThrows(CheckpointMismatchException.class,
         () -> c.requireFits(softmax, TrainingSpec.defaults()));
     assertTrue(e2.getMessage().contains("attention is [twicing, twicing] in the checkpoint"), e2.getMessage());

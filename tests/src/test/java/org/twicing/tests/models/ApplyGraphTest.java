@@ -42,8 +42,9 @@ class ApplyGraphTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
   void shardGradientsThenApplyEqualOneTrainStep(String name, Optimizer opt) {
-    TaskModel model = new VisionTransformer(new VisionTransformer.Config("vit-apply", 8, 1, 4, 5, 16, 2, 2, 32, 1e-6,
-        true, List.of(AttentionKind.SOFTMAX, AttentionKind.TWICING), 0.0));
+    TaskModel model = new VisionTransformer(VisionTransformer.Config.builder("vit-apply").imageSize(8).channels(1)
+        .patch(4).classes(5).dim(16).depth(2).heads(2).mlp(32)
+        .attention(List.of(AttentionKind.SOFTMAX, AttentionKind.TWICING)).build());
     // Clip at 0.05: far below this model's gradient norm, so the clip coefficient is active.
     TrainingSpec spec = new TrainingSpec(new CrossEntropy(0.1, -100), opt, 0.05, 0);
     StateDict w = ParityFixtures.weights(model, 11);

@@ -51,7 +51,7 @@ class CustomArchitectureTest {
       this.classes = classes;
       embed = child("embed", new Embedding(256, dim, Init.normal(0.02)));
       param("pos", Init.truncNormal(0.02), false, len, dim);
-      var spec = new Attention.Spec(dim, 2, AttentionKind.higherOrder(3), true, false, len, "qkv", "proj", 0, 0);
+      var spec = Attention.Spec.builder(dim, 2).kind(AttentionKind.higherOrder(3)).maxLen(len).build();
       blocks = List.of(child("block", new Block(Block.Names.TIMM, true, 1e-6, spec, 4 * dim, Mlp.Activation.GELU,
           true, 0)));
       norm = child("norm", new LayerNorm(dim, 1e-6));

@@ -100,7 +100,7 @@ class KeyPaddingAttentionTest {
   }
 
   private static void check(AttentionKind kind, boolean causal) {
-    Attention attn = new Attention(new Attention.Spec(DIM, HEADS, kind, true, causal, N, "qkv", "proj", 0, 0));
+    Attention attn = new Attention(Attention.Spec.builder(DIM, HEADS).kind(kind).causal(causal).maxLen(N).build());
     StateDict w = StateDict.initialize(attn, 4);
     GraphBuilder g = new GraphBuilder("attn");
     Value x = g.input("x", TensorType.of(DType.FLOAT32, "batch", N, DIM));

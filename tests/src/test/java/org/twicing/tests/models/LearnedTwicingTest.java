@@ -42,7 +42,7 @@ class LearnedTwicingTest {
   static final Tensor X = Tensor.randn(DType.FLOAT64, new Random(3), 1.0, 2, N, DIM);
 
   private static Attention layer(AttentionKind kind) {
-    return new Attention(new Attention.Spec(DIM, HEADS, kind, true, true, N, "qkv", "proj", 0, 0));
+    return new Attention(Attention.Spec.builder(DIM, HEADS).kind(kind).causal(true).maxLen(N).build());
   }
 
   /** Output of an attention layer of {@code kind} on {@link #X} with {@code weights}, in exact float64. */

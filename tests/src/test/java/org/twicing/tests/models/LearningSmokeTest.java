@@ -36,8 +36,9 @@ class LearningSmokeTest {
 
   @Test
   void trainStepMemorisesAFixedBatch() {
-    VisionTransformer model = new VisionTransformer(new VisionTransformer.Config("smoke-vit", 28, 1, 7, 10, 32, 2,
-        2, 64, 1e-6, true, List.of(AttentionKind.TWICING, AttentionKind.TWICING), 0.0));
+    VisionTransformer model = new VisionTransformer(VisionTransformer.Config.builder("smoke-vit").imageSize(28)
+        .channels(1).patch(7).classes(10).dim(32).depth(2).heads(2).mlp(64)
+        .attention(List.of(AttentionKind.TWICING, AttentionKind.TWICING)).build());
     StateDict w = StateDict.initialize(model, 5);
     Random rng = new Random(6);
     Tensor pixels = Tensor.randn(DType.FLOAT32, rng, 1.0, BATCH, 1, 28, 28);

@@ -57,13 +57,14 @@ class WholeModelFiniteDifferenceTest {
   static Stream<Arguments> models() {
     List<AttentionKind> twice2 = List.of(AttentionKind.TWICING, AttentionKind.TWICING);
     return Stream.of(
-        Arguments.of("tiny twicing ViT", new VisionTransformer(new VisionTransformer.Config("fd-vit", 8, 2, 4, 3, 8,
-            2, 2, 16, 1e-6, true, twice2, 0.0))),
-        Arguments.of("tiny twicing GPT (pre-LN, GELU, learned positions)", new Gpt(new Gpt.Config("fd-gpt", 11, 8,
-            8, 2, 2, 16, 1e-5, true, Mlp.Activation.GELU, true, true, true, false, twice2, 0.0))),
-        Arguments.of("tiny twicing GPT (post-LN, ReLU, sinusoidal, scaled)", new Gpt(new Gpt.Config("fd-gpt-post",
-            11, 8, 8, 1, 2, 16, 1e-5, false, Mlp.Activation.RELU, false, true, false, true,
-            List.of(AttentionKind.TWICING), 0.0))));
+        Arguments.of("tiny twicing ViT", new VisionTransformer(VisionTransformer.Config.builder("fd-vit").imageSize(8)
+            .channels(2).patch(4).classes(3).dim(8).depth(2).heads(2).mlp(16).attention(twice2).build())),
+        Arguments.of("tiny twicing GPT (pre-LN, GELU, learned positions)", new Gpt(Gpt.Config.builder("fd-gpt")
+            .vocab(11).context(8).dim(8).depth(2).heads(2).mlp(16).attention(twice2).build())),
+        Arguments.of("tiny twicing GPT (post-LN, ReLU, sinusoidal, scaled)", new Gpt(Gpt.Config.builder("fd-gpt-post")
+            .vocab(11).context(8).dim(8).depth(1).heads(2).mlp(16).preNorm(false).activation(Mlp.Activation.RELU)
+            .learnedPositions(false).attnBias(false).embedScale(true).attention(List.of(AttentionKind.TWICING))
+            .build())));
   }
 
   @ParameterizedTest(name = "{0}")

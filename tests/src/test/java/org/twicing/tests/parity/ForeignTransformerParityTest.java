@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,7 +32,6 @@ import org.twicing.dsl.io.Safetensors;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.nn.AttentionKind;
 import org.twicing.dsl.nn.Gpt;
-import org.twicing.dsl.nn.Mlp;
 import org.twicing.dsl.nn.StateDict;
 import org.twicing.dsl.nn.TaskModel;
 import org.twicing.dsl.nn.VisionTransformer;
@@ -93,13 +91,13 @@ class ForeignTransformerParityTest {
   static Path root;
 
   static TaskModel vit(AttentionKind kind) {
-    return new VisionTransformer(new VisionTransformer.Config("vit-foreign", 28, 1, 7, 10, 32, DEPTH, HEADS, 64,
-        1e-6, true, Collections.nCopies(DEPTH, kind), 0.0));
+    return new VisionTransformer(VisionTransformer.Config.builder("vit-foreign").imageSize(28).channels(1).patch(7)
+        .classes(10).dim(32).depth(DEPTH).heads(HEADS).mlp(64).attention(kind).build());
   }
 
   static TaskModel gpt(AttentionKind kind) {
-    return new Gpt(new Gpt.Config("gpt-foreign", 64, 16, 32, DEPTH, HEADS, 64, 1e-5, true, Mlp.Activation.GELU,
-        true, true, true, false, Collections.nCopies(DEPTH, kind), 0.0));
+    return new Gpt(Gpt.Config.builder("gpt-foreign").vocab(64).context(16).dim(32).depth(DEPTH).heads(HEADS).mlp(64)
+        .attention(kind).build());
   }
 
   @BeforeAll

@@ -1,0 +1,299 @@
+package org.twicing.dsl.ops;
+
+import static org.twicing.dsl.ops.Ops.*;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.twicing.dsl.ir.Attributes;
+import org.twicing.dsl.ir.Value;
+import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Dim;
+import org.twicing.dsl.types.Shape;
+import org.twicing.dsl.types.Tensor;
+import org.twicing.dsl.types.TensorType;
+
+/**
+ * Ops that make tensors from attributes, shapes or types rather than from input data: Cast, Shape, Range,
+ * Constant, ConstantOfShape, Trilu and OneHot.
+ */
+final class Constants {
+  private Constants() { }
+
+  static final OpDef CAST = new OpDef("Cast") {
+    @Override
+    public List<TensorType> infer(OpCall call) {
+      Long to = call.attr(Shaping.TO);
+      if (to == null) {
+        throw call.fail("attribute 'to' is required");
+      }
+      DType target;
+      try {
+        target = DType.fromOnnxCode(to.intValue());
+      } catch (IllegalArgumentException e) {
+        throw call.fail("attribute 'to': %s", e.getMessage());
+      }
+      return List.of(call.type(0).withDType(target));
+    }
+
+    @Override
+    public List<Dim> shapeValue(OpCall call, int output) {
+      return call.input(0).shapeValue();
+    }
+
+    @Override
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+      return List.of(in.get(0).cast(DType.fromOnnxCode(a.get(Shaping.TO).intValue())));
+    }
+
+    @Override
+    public List<Value> gradient(GradCall g) {
+      Value x = g.input(0);
+      if (g.grad(0) == null || !x.dtype().isFloating()) {
+        return Arrays.asList((Value) null);
+      }
+      return Arrays.asList(cast(g.grad(0), x.dtype()));
+    }
+  };
+
+  static final OpDef SHAPE = new OpDef("Shape") {
+    @Override
+    public List<TensorType> infer(OpCall call) {
+      if (call.count() != 1) {
+        throw call.fail("expects 1 input, got %d", call.count());
+      }
+      int[] r = range(call.shape(0).rank(), call.attr(Shaping.START), call.attr(Shaping.END));
+      return List.of(TensorType.of(DType.INT64, r[1] - r[0]));
+    }
+
+    @Override
+    public List<Dim> shapeValue(OpCall call, int output) {
+      int[] r = range(call.shape(0).rank(), call.attr(Shaping.START), call.attr(Shaping.END));
+      return call.shape(0).dims().subList(r[0], r[1]);
+    }
+
+    @Override
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+      int[] r = range(in.get(0).rank(), a.get(Shaping.START), a.get(Shaping.END));
+      return List.of(Tensor.longs(Arrays.copyOfRange(in.get(0).shape(), r[0], r[1])));
+    }
+
+    @Override
+    public List<Value> gradient(GradCall g) {
+      return Arrays.asList((Value) null);
+    }
+
+    private int[] range(int rank, Long start, Long end) {
+      long s = start == null ? 0 : start < 0 ? start + rank : start;
+      long e = end == null ? rank : end < 0 ? end + rank : end;
+      return new int[] {(int) Shaping.clamp(s, 0, rank),
+          (int) Math.max(Shaping.clamp(e, 0, rank), Shaping.clamp(s, 0, rank))};
+    }
+  };
+
+  static final OpDef RANGE = new OpDef("Range") {
+    @Override
+    public List<TensorType> infer(OpCall call) {
+      for (int i = 0; i < 3; i++) {
+        call.requireRank(i, 0);
+        call.requireSameDType(0, i);
+      }
+      long[] s = Shaping.constInts(call, 0);
+      long[] l = Shaping.constInts(call, 1);
+      long[] d = Shaping.constInts(call, 2);
+      Dim len;
+      List<Dim> lim = Shaping.scalarDims(call.input(1));
+      if (s != null && l != null && d != null) {
+        len = Dim.of(Math.max(0, (long) Math.ceil((double) (l[0] - s[0]) / d[0])));
+      } else if (s != null && s[0] == 0 && d != null && d[0] == 1 && lim != null) {
+        len = lim.get(0);
+      } else {
+        len = Dim.sym(call.input(1).name() + "_range");
+      }
+      return List.of(TensorType.of(call.dtype(0), len));
+    }
+
+    @Override
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+      double s = in.get(0).get(0);
+      double l = in.get(1).get(0);
+      double d = in.get(2).get(0);
+      int n = (int) Math.max(0, Math.ceil((l - s) / d));
+      double[] v = new double[n];
+      for (int i = 0; i < n; i++) {
+        v[i] = s + i * d;
+      }
+      return List.of(new Tensor(in.get(0).dtype(), new long[] {n}, v));
+    }
+
+    @Override
+    public List<Value> gradient(GradCall g) {
+      return Arrays.asList(null, null, null);
+    }
+  };
+
+  static final OpDef CONSTANT = new OpDef("Constant") {
+    @Override
+    public List<TensorType> infer(OpCall call) {
+      Tensor v = call.attr(Shaping.VALUE);
+      if (v == null) {
+        throw call.fail("attribute 'value' is required");
+      }
+      return List.of(v.type());
+    }
+
+    @Override
+    public List<Dim> shapeValue(OpCall call, int output) {
+      Tensor v = call.attr(Shaping.VALUE);
+      if (v.dtype() != DType.INT64 || v.rank() > 1) {
+        return null;
+      }
+      List<Dim> out = new ArrayList<>();
+      for (long x : v.toLongs()) {
+        if (x < 0) {
+          return null;
+        }
+        out.add(Dim.of(x));
+      }
+      return out;
+    }
+
+    @Override
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+      return List.of(a.get(Shaping.VALUE));
+    }
+
+    @Override
+    public List<Value> gradient(GradCall g) {
+      return List.of();
+    }
+  };
+
+  static final OpDef CONSTANT_OF_SHAPE = new OpDef("ConstantOfShape") {
+    @Override
+    public List<TensorType> infer(OpCall call) {
+      call.requireDType(0, DType.INT64);
+      List<Dim> dims = Shaping.dimsOf(call, 0);
+      if (dims == null || dims.stream().anyMatch(java.util.Objects::isNull)) {
+        throw call.fail("the shape must be known when building (constant or shape value)");
+      }
+      Tensor v = call.attr(Shaping.VALUE);
+      DType t = v == null ? DType.FLOAT32 : v.dtype();
+      return List.of(new TensorType(t, Shape.of(dims)));
+    }
+
+    @Override
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+      Tensor v = a.get(Shaping.VALUE);
+      return List.of(Tensor.full(v == null ? DType.FLOAT32 : v.dtype(), v == null ? 0 : v.get(0),
+          in.get(0).toLongs()));
+    }
+
+    @Override
+    public List<Value> gradient(GradCall g) {
+      return Arrays.asList((Value) null);
+    }
+  };
+
+  static final OpDef TRILU = new OpDef("Trilu") {
+    @Override
+    public List<TensorType> infer(OpCall call) {
+      if (call.shape(0).rank() < 2) {
+        throw call.fail("input must have rank >= 2, got %s", call.shape(0));
+      }
+      if (call.count() > 1 && call.input(1) != null) {
+        call.requireDType(1, DType.INT64);
+        call.requireRank(1, 0);
+      }
+      return List.of(call.type(0));
+    }
+
+    @Override
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+      Tensor x = in.get(0);
+      long k = in.size() > 1 && in.get(1) != null ? (long) in.get(1).get(0) : 0;
+      boolean upper = a.get(Shaping.UPPER, 1L) != 0;
+      long rows = x.dim(-2);
+      long cols = x.dim(-1);
+      double[] d = x.data().clone();
+      for (int i = 0; i < d.length; i++) {
+        long c = i % cols;
+        long r = (i / cols) % rows;
+        boolean keep = upper ? c - r >= k : c - r <= k;
+        if (!keep) {
+          d[i] = 0;
+        }
+      }
+      return List.of(new Tensor(x.dtype(), x.shape(), d));
+    }
+
+    @Override
+    public List<Value> gradient(GradCall g) {
+      if (g.grad(0) == null) {
+        return Arrays.asList(null, null);
+      }
+      Value k = g.input(1);
+      return Arrays.asList(trilu(g.grad(0), g.attr(Shaping.UPPER, 1L) != 0, k), null);
+    }
+  };
+
+  static final OpDef ONE_HOT = new OpDef("OneHot") {
+    @Override
+    public List<TensorType> infer(OpCall call) {
+      if (call.count() != 3) {
+        throw call.fail("expects indices, depth, values");
+      }
+      call.requireDType(0, DType.INT64, DType.INT32);
+      long[] depth = Shaping.constInts(call, 1);
+      if (depth == null || depth.length != 1) {
+        throw call.fail("depth must be a constant scalar");
+      }
+      call.requireRank(2, 1);
+      Shape s = call.shape(0);
+      int axis = call.axis(call.attr(Shaping.AXIS, -1L), s.rank() + 1, "axis");
+      List<Dim> out = new ArrayList<>(s.dims());
+      out.add(axis, Dim.of(depth[0]));
+      return List.of(new TensorType(call.dtype(2), Shape.of(out)));
+    }
+
+    @Override
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+      Tensor idx = in.get(0);
+      long depth = (long) in.get(1).get(0);
+      double off = in.get(2).get(0);
+      double on = in.get(2).get(1);
+      int r = idx.rank() + 1;
+      long ax = a.get(Shaping.AXIS, -1L);
+      int axis = (int) (ax < 0 ? ax + r : ax);
+      long outer = 1;
+      for (int i = 0; i < axis; i++) {
+        outer *= idx.dim(i);
+      }
+      long inner = idx.size() / Math.max(outer, 1);
+      long[] shape = new long[r];
+      int k = 0;
+      for (int i = 0; i < r; i++) {
+        shape[i] = i == axis ? depth : idx.dim(k++);
+      }
+      double[] d = new double[(int) Tensor.numel(shape)];
+      Arrays.fill(d, off);
+      for (long o = 0; o < outer; o++) {
+        for (long i = 0; i < inner; i++) {
+          long j = (long) idx.get((int) (o * inner + i));
+          if (j < 0) {
+            j += depth;
+          }
+          if (j >= 0 && j < depth) {
+            d[(int) ((o * depth + j) * inner + i)] = on;
+          }
+        }
+      }
+      return List.of(new Tensor(in.get(2).dtype(), shape, d));
+    }
+
+    @Override
+    public List<Value> gradient(GradCall g) {
+      return Arrays.asList(null, null, null);
+    }
+  };
+}
