@@ -50,8 +50,8 @@ import org.twicing.dsl.types.DType;
  *
  * <p>Works for any producer's ONNX file. The class is named after the model's {@code twicing.model} metadata,
  * else its graph name, else the file name. The generated code depends on the twicing runtime module (and so on
- * ONNX Runtime and this package's {@link InputCheck}, {@link Signature}, {@link TensorSpec} and
- * {@link TrainingState}); it compiles without warnings under {@code -Xlint:all}. Results are
+ * ONNX Runtime, the runtime's {@code TrainingState} and this package's {@link InputCheck}, {@link Signature} and
+ * {@link TensorSpec}); it compiles without warnings under {@code -Xlint:all}. Results are
  * {@link GeneratedSource} values; JavaPoet stays an implementation detail.
  */
 public final class BindingGenerator {
@@ -61,6 +61,7 @@ public final class BindingGenerator {
   private static final ClassName TENSORS = ClassName.get(RUNTIME, "Tensors");
   private static final ClassName RESULTS = ClassName.get(RUNTIME, "Results");
   private static final ClassName ONNX_RUNTIME_EXCEPTION = ClassName.get(RUNTIME, "OnnxRuntimeException");
+  private static final ClassName TRAINING_STATE = ClassName.get(RUNTIME + ".bindings", "TrainingState");
   private static final ClassName ONNX_TENSOR = ClassName.get("ai.onnxruntime", "OnnxTensor");
   private static final ClassName ORT_EXCEPTION = ClassName.get("ai.onnxruntime", "OrtException");
   private static final TypeName FEEDS = ParameterizedTypeName.get(ClassName.get(Map.class),
@@ -422,12 +423,12 @@ public final class BindingGenerator {
     String lr = members.allocate("lr");
     TensorSpec loss = null;
     for (ValueInfoProto v : trainStep.getGraph().getOutputList()) {
-      if (v.getName().equals(TrainingState.LOSS)) {
+      if (v.getName().equals(TrainStepLayout.LOSS)) {
         loss = spec(v, "output");
       }
     }
     if (loss == null || loss.rank() != 0 || loss.dtype() != DType.FLOAT32) {
-      throw new IllegalArgumentException("the training step's output '" + TrainingState.LOSS + "' is "
+      throw new IllegalArgumentException("the training step's output '" + TrainStepLayout.LOSS + "' is "
           + (loss == null ? "missing" : loss.type()) + ", expected a float32 scalar");
     }
     ModelSummary summary = ModelSummary.of(model);
@@ -462,10 +463,10 @@ public final class BindingGenerator {
         "The batch inputs and the loss this class was generated for, checked against the training step it "
             + "loads."));
     type.addField(FieldSpec.builder(MODEL_SESSION, "trainStep", Modifier.PRIVATE, Modifier.FINAL).build());
-    type.addField(FieldSpec.builder(TrainingState.class, "state", Modifier.PRIVATE, Modifier.FINAL).build());
+    type.addField(FieldSpec.builder(TRAINING_STATE, "state", Modifier.PRIVATE, Modifier.FINAL).build());
     type.addMethod(MethodSpec.constructorBuilder().addModifiers(Modifier.PRIVATE)
         .addParameter(MODEL_SESSION, "trainStep")
-        .addParameter(TrainingState.class, "state")
+        .addParameter(TRAINING_STATE, "state")
         .addStatement("this.trainStep = trainStep")
         .addStatement("this.state = state")
         .build());
@@ -494,7 +495,7 @@ public final class BindingGenerator {
             + code("model.onnx") + ", with zero optimizer state and the given session options.",
             "<p>" + d.metadataSentence(), dirDoc, "@param options how to open the ONNX Runtime session",
             "@return a trainer before its first step; close it when done", loadThrows, badFiles))
-        .addStatement("return open($T.initial(modelDir), options)", TrainingState.class)
+        .addStatement("return open($T.initial(modelDir), options)", TRAINING_STATE)
         .build());
     type.addMethod(MethodSpec.methodBuilder("load")
         .addModifiers(Modifier.PUBLIC, Modifier.STATIC).returns(self)
@@ -522,22 +523,26 @@ public final class BindingGenerator {
             "@return a trainer continuing where the checkpoint left off; close it when done",
             "@throws IOException if a model file or the checkpoint cannot be read, or the checkpoint does not "
                 + "fit the model", badFiles))
-        .addStatement("return open($T.restore(modelDir, checkpoint), options)", TrainingState.class)
+        .addStatement("return open($T.restore(modelDir, checkpoint), options)", TRAINING_STATE)
         .build());
     type.addMethod(MethodSpec.methodBuilder("open")
         .addModifiers(Modifier.PRIVATE, Modifier.STATIC).returns(self)
         .addJavadoc("$L", javadoc("Opens the training step of {@code state}, checking that it takes the batch "
-            + "this class was generated for."))
-        .addParameter(TrainingState.class, "state")
+            + "this class was generated for; closes {@code state} if it cannot."))
+        .addParameter(TRAINING_STATE, "state")
         .addParameter(SESSION_OPTIONS, "options")
-        .addStatement("$T session = $T.open(state.trainStepFile(), options)", MODEL_SESSION, MODEL_SESSION)
+        .addStatement("$T session = null", MODEL_SESSION)
         .beginControlFlow("try")
+        .addStatement("session = $T.open(state.trainStepFile(), options)", MODEL_SESSION)
         .addStatement("SIGNATURE.check(session.description(), session.inputs(), session.outputs(), false)")
+        .addStatement("return new $T(session, state)", self)
         .nextControlFlow("catch ($T e)", RuntimeException.class)
+        .beginControlFlow("if (session != null)")
         .addStatement("session.close()")
+        .endControlFlow()
+        .addStatement("state.close()")
         .addStatement("throw e")
         .endControlFlow()
-        .addStatement("return new $T(session, state)", self)
         .build());
 
     MethodSpec.Builder step = MethodSpec.methodBuilder("step").addModifiers(Modifier.PUBLIC).returns(float.class);
@@ -565,7 +570,7 @@ public final class BindingGenerator {
         .addStatement("return state.steps()")
         .build());
     type.addMethod(MethodSpec.methodBuilder("state")
-        .addModifiers(Modifier.PUBLIC).returns(TrainingState.class)
+        .addModifiers(Modifier.PUBLIC).returns(TRAINING_STATE)
         .addJavadoc("$L", javadoc("The parameters and optimizer state as they are now (live: they change with each "
             + "step).", "", "@return the training state"))
         .addStatement("return state")
@@ -592,42 +597,31 @@ public final class BindingGenerator {
     type.addMethod(MethodSpec.methodBuilder("close")
         .addAnnotation(Override.class)
         .addModifiers(Modifier.PUBLIC)
-        .addJavadoc("$L", javadoc("Closes the ONNX Runtime session of the training step; the state stays readable."))
+        .addJavadoc("$L", javadoc("Closes the ONNX Runtime session of the training step and frees the state."))
+        .beginControlFlow("try")
         .addStatement("trainStep.close()")
+        .nextControlFlow("finally")
+        .addStatement("state.close()")
+        .endControlFlow()
         .build());
     type.addMethod(stepFeeds());
     return file(type.build(), modelName, "the training step of");
   }
 
   private static MethodSpec stepFeeds() {
-    ParameterizedTypeName floatsByName = ParameterizedTypeName.get(ClassName.get(Map.class),
-        ClassName.get(String.class), ArrayTypeName.of(float.class));
     return MethodSpec.methodBuilder("step")
         .addModifiers(Modifier.PRIVATE).returns(float.class)
         .addJavadoc("$L", javadoc("Runs the training step on a checked batch plus the learning rate, the number "
-            + "of this step and the current state, and takes the updated state once every value has been read."))
+            + "of this step and the current state, whose outputs become the next state (without a copy)."))
         .addParameter(FEEDS, "batch")
         .addParameter(float.class, "lr")
-        .addStatement("$T owned = new $T<>()", FEEDS, LinkedHashMap.class)
-        .beginControlFlow("try")
-        .addStatement("owned.put($T.LR, $T.floatScalar(lr))", TrainingState.class, TENSORS)
-        .addStatement("owned.put($T.STEP, $T.longScalar(state.steps() + 1))", TrainingState.class, TENSORS)
-        .beginControlFlow("for ($T name : state.names())", String.class)
-        .addStatement("owned.put(name, $T.floats(state.values(name), state.shape(name)))", TENSORS)
-        .endControlFlow()
+        .beginControlFlow("try ($T lrTensor = $T.floatScalar(lr);$W$T stepTensor = $T.longScalar(state.steps() + 1))",
+            ONNX_TENSOR, TENSORS, ONNX_TENSOR, TENSORS)
         .addStatement("$T feeds = new $T<>(batch)", FEEDS, LinkedHashMap.class)
-        .addStatement("feeds.putAll(owned)")
-        .beginControlFlow("try ($T results = trainStep.run(feeds))", RESULTS)
-        .addStatement("$T next = new $T<>()", floatsByName, LinkedHashMap.class)
-        .beginControlFlow("for ($T name : state.names())", String.class)
-        .addStatement("next.put(name, results.floats(name + $T.NEXT))", TrainingState.class)
-        .endControlFlow()
-        .addStatement("float loss = results.floats(LOSS.name())[0]")
-        .addStatement("state.advance(next)")
-        .addStatement("return loss")
-        .endControlFlow()
-        .nextControlFlow("finally")
-        .addStatement("owned.values().forEach($T::close)", ONNX_TENSOR)
+        .addStatement("feeds.put($T.LR, lrTensor)", TRAINING_STATE)
+        .addStatement("feeds.put($T.STEP, stepTensor)", TRAINING_STATE)
+        .addStatement("feeds.putAll(state.tensors())")
+        .addStatement("return state.advance(trainStep.run(feeds))")
         .endControlFlow()
         .build();
   }

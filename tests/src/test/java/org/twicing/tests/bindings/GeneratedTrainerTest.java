@@ -19,7 +19,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.twicing.codegen.bindings.BindingGenerator;
 import org.twicing.codegen.bindings.GeneratedSource;
-import org.twicing.codegen.bindings.TrainingState;
 import org.twicing.codegen.emit.EmitOptions;
 import org.twicing.codegen.emit.ModelArtifacts;
 import org.twicing.codegen.train.TrainingSpec;
@@ -27,6 +26,7 @@ import org.twicing.dsl.nn.AttentionKind;
 import org.twicing.dsl.nn.StateDict;
 import org.twicing.dsl.nn.VisionTransformer;
 import org.twicing.runtime.ModelSession;
+import org.twicing.runtime.bindings.TrainingState;
 
 /**
  * The generated trainer of a tiny ViT: steps reduce the loss on a fixed batch, a checkpoint resumes exactly where
