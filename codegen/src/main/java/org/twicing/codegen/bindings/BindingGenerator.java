@@ -39,6 +39,7 @@ import org.twicing.codegen.onnx.OnnxProtos.TensorProto;
 import org.twicing.codegen.onnx.OnnxProtos.TensorShapeProto;
 import org.twicing.codegen.onnx.OnnxProtos.ValueInfoProto;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.TensorSpec;
 
 /**
  * Generates typed Java bindings for ONNX models with JavaPoet. For a model named {@code vit-fmnist} it writes a
@@ -50,7 +51,7 @@ import org.twicing.dsl.types.DType;
  *
  * <p>Works for any producer's ONNX file. The class is named after the model's {@code twicing.model} metadata,
  * else its graph name, else the file name. The generated code depends on the twicing runtime module (and so on
- * ONNX Runtime, the runtime's {@code TrainingState} and this package's {@link InputCheck}, {@link Signature} and
+ * ONNX Runtime, the runtime's {@code InputCheck}, {@code Signature} and {@code TrainingState}, and
  * {@link TensorSpec}); it compiles without warnings under {@code -Xlint:all}. Results are
  * {@link GeneratedSource} values; JavaPoet stays an implementation detail.
  */
@@ -61,7 +62,10 @@ public final class BindingGenerator {
   private static final ClassName TENSORS = ClassName.get(RUNTIME, "Tensors");
   private static final ClassName RESULTS = ClassName.get(RUNTIME, "Results");
   private static final ClassName ONNX_RUNTIME_EXCEPTION = ClassName.get(RUNTIME, "OnnxRuntimeException");
-  private static final ClassName TRAINING_STATE = ClassName.get(RUNTIME + ".bindings", "TrainingState");
+  private static final String RUNTIME_BINDINGS = RUNTIME + ".bindings";
+  private static final ClassName TRAINING_STATE = ClassName.get(RUNTIME_BINDINGS, "TrainingState");
+  private static final ClassName SIGNATURE = ClassName.get(RUNTIME_BINDINGS, "Signature");
+  private static final ClassName INPUT_CHECK = ClassName.get(RUNTIME_BINDINGS, "InputCheck");
   private static final ClassName ONNX_TENSOR = ClassName.get("ai.onnxruntime", "OnnxTensor");
   private static final ClassName ORT_EXCEPTION = ClassName.get("ai.onnxruntime", "OrtException");
   private static final TypeName FEEDS = ParameterizedTypeName.get(ClassName.get(Map.class),
@@ -187,8 +191,8 @@ public final class BindingGenerator {
     for (Port p : outputs) {
       type.addField(specField(p, "Output"));
     }
-    type.addField(constant(ClassName.get(Signature.class), "SIGNATURE",
-        CodeBlock.of("new $T($L, $L)", Signature.class, listOf(inputs), listOf(outputs)),
+    type.addField(constant(SIGNATURE, "SIGNATURE",
+        CodeBlock.of("new $T($L, $L)", SIGNATURE, listOf(inputs), listOf(outputs)),
         "The inputs and outputs this class was generated for, checked against the model file it loads."));
     type.addField(FieldSpec.builder(MODEL_SESSION, "session", Modifier.PRIVATE, Modifier.FINAL).build());
 
@@ -297,7 +301,7 @@ public final class BindingGenerator {
   /** Body of a public run (or step) method: check the inputs, wrap them as tensors, hand over to the feeds method. */
   private static void feed(MethodSpec.Builder m, List<Port> inputs, boolean buffers) {
     if (buffers || inputs.stream().anyMatch(p -> p.spec().rank() > 0)) {
-      m.addStatement("$T check = new $T(MODEL)", InputCheck.class, InputCheck.class);
+      m.addStatement("$T check = new $T(MODEL)", INPUT_CHECK, INPUT_CHECK);
     }
     for (Port p : inputs) {
       if (buffers) {
@@ -458,8 +462,8 @@ public final class BindingGenerator {
     }
     type.addField(constant(ClassName.get(TensorSpec.class), "LOSS", specOf(loss),
         "The loss output of the training step."));
-    type.addField(constant(ClassName.get(Signature.class), "SIGNATURE",
-        CodeBlock.of("new $T($L, $T.of(LOSS))", Signature.class, listOf(batch), List.class),
+    type.addField(constant(SIGNATURE, "SIGNATURE",
+        CodeBlock.of("new $T($L, $T.of(LOSS))", SIGNATURE, listOf(batch), List.class),
         "The batch inputs and the loss this class was generated for, checked against the training step it "
             + "loads."));
     type.addField(FieldSpec.builder(MODEL_SESSION, "trainStep", Modifier.PRIVATE, Modifier.FINAL).build());
