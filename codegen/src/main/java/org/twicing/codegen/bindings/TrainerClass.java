@@ -221,7 +221,9 @@ final class TrainerClass {
         .addParameter(Path.class, "checkpoint")
         .addException(IOException.class)
         .addJavadoc("$L", javadoc("Saves the parameters, optimizer state and step count to " + code("checkpoint")
-            + " (safetensors, replaced atomically); {@link #load(Path, Path)} resumes from it.", "",
+            + " (safetensors, replaced atomically) in the format of " + code("twicing train") + " checkpoints; "
+            + "{@link #load(Path, Path)} resumes from it, and so does " + code("twicing train --resume") + " when "
+            + "the run's settings are known (this trainer carries them over from a checkpoint it resumed).", "",
             "@param checkpoint the file to write", "@throws IOException if the file cannot be written"))
         .addStatement("state.save(checkpoint)")
         .build());
