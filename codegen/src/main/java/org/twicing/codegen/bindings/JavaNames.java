@@ -1,7 +1,7 @@
 package org.twicing.codegen.bindings;
 
+import com.palantir.javapoet.NameAllocator;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -113,22 +113,15 @@ final class JavaNames {
     return w.isEmpty() ? w : Character.toLowerCase(w.charAt(0)) + w.substring(1);
   }
 
-  /** Hands out distinct identifiers: a name already taken gets the smallest free numeric suffix from 2 up. */
-  static final class Allocator {
-    private final Set<String> taken = new HashSet<>();
-
-    Allocator(String... reserved) {
-      taken.addAll(List.of(reserved));
+  /**
+   * A JavaPoet {@link NameAllocator} with {@code reserved} taken (the names generated code uses itself): a name
+   * asked for again gets an underscore appended until it is free.
+   */
+  static NameAllocator allocator(String... reserved) {
+    NameAllocator names = new NameAllocator();
+    for (String r : reserved) {
+      names.newName(r);
     }
-
-    /** {@code wanted}, or {@code wanted2}, {@code wanted3}... if it is taken; the result is taken from now on. */
-    String allocate(String wanted) {
-      String name = wanted;
-      for (int i = 2; taken.contains(name); i++) {
-        name = wanted + i;
-      }
-      taken.add(name);
-      return name;
-    }
+    return names;
   }
 }

@@ -19,15 +19,15 @@ import org.twicing.dsl.types.DType;
  * optimizer state (every other input {@code X} with an output {@code X.next}), each state tensor with its fixed
  * shape.
  */
-record TrainStepLayout(List<ValueInfoProto> data, ValueInfoProto labels, Map<String, long[]> parameters,
+public record TrainStepLayout(List<ValueInfoProto> data, ValueInfoProto labels, Map<String, long[]> parameters,
     Map<String, long[]> states) {
   /** Output of the training step holding the loss before the update. */
-  static final String LOSS = "loss";
+  public static final String LOSS = "loss";
   /** Suffix of the outputs holding the updated parameters and optimizer state. */
-  static final String NEXT = ".next";
+  public static final String NEXT = ".next";
 
   /** The layout of {@code trainStep} for {@code model}; errors name {@code what} (the training-step file). */
-  static TrainStepLayout of(ModelProto model, ModelProto trainStep, String what) {
+  public static TrainStepLayout of(ModelProto model, ModelProto trainStep, String what) {
     Map<String, TensorProto> initializers = new LinkedHashMap<>();
     for (TensorProto t : model.getGraph().getInitializerList()) {
       initializers.put(t.getName(), t);

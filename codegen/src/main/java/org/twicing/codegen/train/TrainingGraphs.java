@@ -85,6 +85,8 @@ public final class TrainingGraphs {
     g.metadata("twicing.loss", describe(spec.loss()));
     g.metadata("twicing.optimizer", spec.optimizer().describe());
     g.metadata("twicing.clip_norm", Double.toString(spec.clipNorm()));
+    // The exact spec, so that a generated trainer's checkpoints record it as 'twicing train' checkpoints do.
+    g.metadata(TrainingSpecs.METADATA_KEY, TrainingSpecs.encode(spec));
     return GraphPasses.optimize(g.build());
   }
 

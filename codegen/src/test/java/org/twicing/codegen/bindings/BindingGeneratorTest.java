@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.palantir.javapoet.NameAllocator;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -107,10 +108,10 @@ class BindingGeneratorTest {
     assertEquals("input", JavaNames.memberName(":", "input"));
     assertEquals("INPUT_IDS", JavaNames.constantName("inputIds"));
     assertEquals("INPUT_1", JavaNames.constantName("input1"));
-    JavaNames.Allocator a = new JavaNames.Allocator("check");
-    assertEquals("check2", a.allocate("check"));
-    assertEquals("x", a.allocate("x"));
-    assertEquals("x2", a.allocate("x"));
+    NameAllocator a = JavaNames.allocator("check");
+    assertEquals("check_", a.newName("check"));
+    assertEquals("x", a.newName("x"));
+    assertEquals("x_", a.newName("x"));
   }
 
   @Test
@@ -146,9 +147,9 @@ class BindingGeneratorTest {
 
   @Test
   void javadocTextIsEscapedAndWrapped() {
-    assertEquals("{@code [batch, 1, 28, 28]}", BindingGenerator.code("[batch, 1, 28, 28]"));
-    assertEquals("<code>a&#47;*&#64;b&#123;c&#125;&lt;d&gt;</code>", BindingGenerator.code("a/*@b{c}<d>"));
-    String doc = BindingGenerator.javadoc("word ".repeat(40).strip(), "@param x " + "long ".repeat(30).strip());
+    assertEquals("{@code [batch, 1, 28, 28]}", JavadocText.code("[batch, 1, 28, 28]"));
+    assertEquals("<code>a&#47;*&#64;b&#123;c&#125;&lt;d&gt;</code>", JavadocText.code("a/*@b{c}<d>"));
+    String doc = JavadocText.javadoc("word ".repeat(40).strip(), "@param x " + "long ".repeat(30).strip());
     for (String line : doc.split("\n")) {
       assertTrue(line.length() <= 93, line);
     }

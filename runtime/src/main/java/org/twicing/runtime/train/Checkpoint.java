@@ -17,6 +17,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import org.twicing.codegen.train.TrainingSpec;
+import org.twicing.codegen.train.TrainingSpecs;
 import org.twicing.dsl.io.Safetensors;
 import org.twicing.dsl.io.SafetensorsEntry;
 import org.twicing.dsl.io.SafetensorsReader;
@@ -54,7 +55,7 @@ public final class Checkpoint {
   /** Metadata key: the data position after the last step ({@link BatchSource#position()}). */
   public static final String KEY_DATA_POSITION = "twicing.data_position";
   /** Metadata key: the training spec ({@link TrainingSpecs#encode}). */
-  public static final String KEY_TRAINING_SPEC = "twicing.training_spec";
+  public static final String KEY_TRAINING_SPEC = TrainingSpecs.METADATA_KEY;
   /** Metadata key: the learning-rate schedule ({@link LrSchedule#encode()}). */
   public static final String KEY_LR_SCHEDULE = "twicing.lr_schedule";
   /** Metadata key: the planned total number of steps. */
@@ -272,6 +273,55 @@ public final class Checkpoint {
         for (String s : spec.optimizer().stateNames()) {
           out.put(p.name() + "." + s, tensor(p.name() + "." + s));
         }
+      }
+      return out;
+    } catch (RuntimeException e) {
+      out.values().forEach(OnnxTensor::close);
+      throw e;
+    }
+  }
+
+  /**
+   * New ONNX Runtime tensors (the caller closes them) for exactly the float32 tensors {@code expected} names, with
+   * those shapes, in that order, straight from the file's bytes; for training-step files that are not built from a
+   * {@link TaskModel} (generated trainers). Fails naming the file, {@code target} and up to five problems when a
+   * tensor is missing, mis-shaped or unknown, or when any value is not finite.
+   *
+   * @throws CheckpointMismatchException naming the file and the first tensor at fault
+   */
+  public Map<String, OnnxTensor> tensors(Map<String, long[]> expected, String target) {
+    List<String> problems = new ArrayList<>();
+    String firstTensor = null;
+    for (Map.Entry<String, long[]> x : expected.entrySet()) {
+      SafetensorsEntry e = entries.get(x.getKey());
+      String problem = null;
+      if (e == null) {
+        problem = "missing tensor '" + x.getKey() + "' (float32" + Arrays.toString(x.getValue()) + ")";
+      } else if (e.dtype() != DType.FLOAT32 || !Arrays.equals(e.shape(), x.getValue())) {
+        problem = "tensor '" + x.getKey() + "' is " + e.dtype() + Arrays.toString(e.shape()) + ", expected float32"
+            + Arrays.toString(x.getValue());
+      }
+      if (problem != null) {
+        problems.add(problem);
+        firstTensor = firstTensor == null ? x.getKey() : firstTensor;
+      }
+    }
+    for (String n : entries.keySet()) {
+      if (!expected.containsKey(n)) {
+        problems.add("unknown tensor '" + n + "'");
+        firstTensor = firstTensor == null ? n : firstTensor;
+      }
+    }
+    if (!problems.isEmpty()) {
+      throw new CheckpointMismatchException(file, firstTensor, file + ": checkpoint does not fit " + target + ": "
+          + String.join("; ", problems.subList(0, Math.min(5, problems.size())))
+          + (problems.size() > 5 ? "; and " + (problems.size() - 5) + " more" : ""));
+    }
+    requireFinite();
+    Map<String, OnnxTensor> out = new LinkedHashMap<>();
+    try {
+      for (String n : expected.keySet()) {
+        out.put(n, tensor(n));
       }
       return out;
     } catch (RuntimeException e) {

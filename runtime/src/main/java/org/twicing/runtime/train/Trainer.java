@@ -22,6 +22,7 @@ import org.twicing.codegen.emit.OnnxEmitter;
 import org.twicing.codegen.graphs.InferenceGraph;
 import org.twicing.codegen.train.TrainingGraphs;
 import org.twicing.codegen.train.TrainingSpec;
+import org.twicing.codegen.train.TrainingSpecs;
 import org.twicing.dsl.nn.Param;
 import org.twicing.dsl.nn.StateDict;
 import org.twicing.dsl.nn.TaskModel;

@@ -171,7 +171,7 @@ class GeneratedBindingsTest {
     assertTrue(source.contains("public Output run(float[][] classInput, float[][] x, float[][] xShape, "
         + "float temperature) {"), source);
     assertTrue(source.contains("public Output run(FloatBuffer classInput, long[] classInputShape, FloatBuffer x, "
-        + "long[] xShape2, FloatBuffer xShape, long[] xShapeShape, FloatBuffer temperature,"), source);
+        + "long[] xShape_, FloatBuffer xShape, long[] xShapeShape, FloatBuffer temperature,"), source);
     assertTrue(source.contains("public record Output(float[][] hashCodeOutput, float[][] out1, boolean[][] isLess)"),
         source);
     try (GeneratedCode code = GeneratedCode.compile(files, tmp.resolve("build"))) {

@@ -3,12 +3,14 @@ package org.twicing.tests.bindings;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.twicing.tests.bindings.GeneratedCode.call;
 import static org.twicing.tests.bindings.GeneratedCode.callStatic;
 import static org.twicing.tests.bindings.GeneratedCode.get;
 import static org.twicing.tests.bindings.GeneratedCode.types;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -19,14 +21,17 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.twicing.codegen.bindings.BindingGenerator;
 import org.twicing.codegen.bindings.GeneratedSource;
-import org.twicing.codegen.bindings.TrainingState;
 import org.twicing.codegen.emit.EmitOptions;
 import org.twicing.codegen.emit.ModelArtifacts;
+import org.twicing.codegen.train.CrossEntropy;
+import org.twicing.codegen.train.Optimizer;
 import org.twicing.codegen.train.TrainingSpec;
 import org.twicing.dsl.nn.AttentionKind;
 import org.twicing.dsl.nn.StateDict;
 import org.twicing.dsl.nn.VisionTransformer;
 import org.twicing.runtime.ModelSession;
+import org.twicing.runtime.bindings.TrainingState;
+import org.twicing.runtime.train.Checkpoint;
 
 /**
  * The generated trainer of a tiny ViT: steps reduce the loss on a fixed batch, a checkpoint resumes exactly where
@@ -61,6 +66,18 @@ class GeneratedTrainerTest {
 
         Path checkpoint = tmp.resolve("ckpt/step3.safetensors");
         call(trainer, "save", types(Path.class), checkpoint);
+        // The runtime's checkpoint format, with the spec of the training step that wrote it.
+        Checkpoint written = Checkpoint.read(checkpoint);
+        assertEquals(3, written.step());
+        assertEquals("vit-micro", written.modelName());
+        assertEquals(TrainingSpec.defaults(), written.trainingSpec());
+        Path otherSpec = tmp.resolve("vit-micro-wd");
+        ModelArtifacts.writeAll(vit, StateDict.initialize(vit, 0), new TrainingSpec(CrossEntropy.defaults(),
+            new Optimizer.AdamW(0.9, 0.999, 1e-8, 0.01), 0.0, 0), otherSpec, EmitOptions.defaults());
+        IOException refused = assertThrows(IOException.class,
+            () -> callStatic(trainerType, "load", types(Path.class, Path.class), otherSpec, checkpoint));
+        assertTrue(refused.getMessage().startsWith(checkpoint.toString())
+            && refused.getMessage().contains("weight_decay=0.01"), refused.getMessage());
         Object resumed = callStatic(trainerType, "load", types(Path.class, Path.class), dir, checkpoint);
         try (AutoCloseable closingResumed = (AutoCloseable) resumed) {
           assertEquals(3L, get(resumed, "steps"));

@@ -1,8 +1,9 @@
-package org.twicing.codegen.bindings;
+package org.twicing.runtime.bindings;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.twicing.dsl.types.TensorSpec;
 import org.twicing.dsl.types.TensorType;
 
 /**

@@ -1,11 +1,8 @@
-package org.twicing.runtime.train;
+package org.twicing.codegen.train;
 
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import org.twicing.codegen.train.CrossEntropy;
-import org.twicing.codegen.train.Optimizer;
-import org.twicing.codegen.train.TrainingSpec;
 
 /**
  * Writes a {@link TrainingSpec} as one line of {@code key=value} pairs (as stored in checkpoint metadata) and reads
@@ -13,6 +10,9 @@ import org.twicing.codegen.train.TrainingSpec;
  * label_smoothing=0.0;ignore_index=-100;clip_norm=0.0;dropout_seed=0}.
  */
 public final class TrainingSpecs {
+  /** Metadata key under which checkpoints and training-step models record the encoded spec. */
+  public static final String METADATA_KEY = "twicing.training_spec";
+
   private TrainingSpecs() { }
 
   /** The one-line form of {@code spec}. */

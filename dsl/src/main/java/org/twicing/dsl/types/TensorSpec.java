@@ -1,9 +1,6 @@
-package org.twicing.codegen.bindings;
+package org.twicing.dsl.types;
 
 import java.util.Objects;
-import org.twicing.dsl.types.DType;
-import org.twicing.dsl.types.Dim;
-import org.twicing.dsl.types.TensorType;
 
 /**
  * The declared name, element type and shape of one input or output of a model, as generated bindings state them.

@@ -1,4 +1,4 @@
-package org.twicing.codegen.bindings;
+package org.twicing.runtime.bindings;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.TensorSpec;
 import org.twicing.dsl.types.TensorType;
 
 /** The shape checks generated bindings run before ONNX Runtime sees an input, and their messages. */

@@ -1,4 +1,4 @@
-package org.twicing.codegen.bindings;
+package org.twicing.runtime.bindings;
 
 import java.lang.reflect.Array;
 import java.nio.Buffer;
@@ -11,6 +11,7 @@ import java.nio.ShortBuffer;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
+import org.twicing.dsl.types.TensorSpec;
 
 /**
  * Checks the inputs of one call of a generated binding against the model's declared shapes before anything is
