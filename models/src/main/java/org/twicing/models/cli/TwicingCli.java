@@ -32,6 +32,7 @@ import picocli.CommandLine.Option;
         AnalyzeCommand.class,
         PredictCommand.class,
         CodegenCommand.class,
+        ConformanceCommand.class,
         HelpCommand.class,
     })
 public final class TwicingCli {

@@ -1,0 +1,155 @@
+package org.twicing.models.conformance;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.twicing.models.conformance.CaseResult.Status;
+
+/**
+ * The results of a conformance run: counts, the summary line the CLI prints last, and CONFORMANCE.md (per op,
+ * how many of ONNX's cases pass, and every failed or unsupported case with its reason).
+ */
+public final class ConformanceReport {
+  private final List<CaseResult> results;
+
+  /** A report over {@code results}, in the order given. */
+  public ConformanceReport(List<CaseResult> results) {
+    this.results = List.copyOf(results);
+  }
+
+  /** The results. */
+  public List<CaseResult> results() {
+    return results;
+  }
+
+  /** How many results have {@code status}. */
+  public int count(Status status) {
+    return (int) results.stream().filter(r -> r.status() == status).count();
+  }
+
+  /** {@code conformance: P passed, F failed, U unsupported of N cases}. */
+  public String summaryLine() {
+    return "conformance: " + count(Status.PASSED) + " passed, " + count(Status.FAILED) + " failed, "
+        + count(Status.UNSUPPORTED) + " unsupported of " + results.size() + " cases";
+  }
+
+  /** The results grouped by op under test, ops sorted by name. */
+  public Map<String, List<CaseResult>> byOp() {
+    Map<String, List<CaseResult>> out = new TreeMap<>();
+    for (CaseResult r : results) {
+      out.computeIfAbsent(r.op(), k -> new ArrayList<>()).add(r);
+    }
+    return out;
+  }
+
+  /**
+   * CONFORMANCE.md. {@code commands} are the shell commands that produced the run (shown verbatim);
+   * {@code generation} is what the case generator printed (its cases it could not generate must be listed too),
+   * or empty when the cases came from elsewhere.
+   */
+  public String markdown(List<String> commands, String generation) {
+    StringBuilder md = new StringBuilder();
+    md.append("# Conformance against ONNX's backend node tests\n\n")
+        .append("Each case is one of ONNX's official backend node test cases (`model.onnx` with ")
+        .append("`test_data_set_N/input_K.pb` and `output_K.pb`), generated from the case definitions of the ")
+        .append("installed `onnx` Python package. A case passes when our importer reads it, our float64 ")
+        .append("reference evaluator reproduces every expected output, and the model re-emitted by our ")
+        .append("`OnnxEmitter` reproduces them again in ONNX Runtime, both at ONNX's backend-runner tolerances ")
+        .append("(`numpy.testing.assert_allclose`, rtol 1e-3, atol 1e-7, unless the case names others). ")
+        .append("A case is unsupported when it needs an op, element type, value kind or attribute form we do ")
+        .append("not claim; each is listed below with its reason.\n\n");
+    md.append("This file is generated; regenerate it with:\n\n```sh\n");
+    commands.forEach(c -> md.append(c).append('\n'));
+    md.append("```\n\n");
+    md.append("**").append(summaryLine()).append("**\n\n");
+
+    md.append("## Per op\n\n| Op | Cases | Passed | Failed | Unsupported |\n|---|---:|---:|---:|---:|\n");
+    byOp().forEach((op, rs) -> md.append("| ").append(op).append(" | ").append(rs.size()).append(" | ")
+        .append(count(rs, Status.PASSED)).append(" | ").append(count(rs, Status.FAILED)).append(" | ")
+        .append(count(rs, Status.UNSUPPORTED)).append(" |\n"));
+
+    md.append("\n## Failed cases\n\n");
+    appendList(md, Status.FAILED, "None.");
+    md.append("\n## Unsupported cases\n\nEvery case not run to the end, with the reason.\n\n");
+    Map<String, Integer> reasons = new TreeMap<>();
+    for (CaseResult r : results) {
+      if (r.status() == Status.UNSUPPORTED) {
+        reasons.merge(reasonKind(r.detail()), 1, Integer::sum);
+      }
+    }
+    if (!reasons.isEmpty()) {
+      md.append("| Reason | Cases |\n|---|---:|\n");
+      reasons.entrySet().stream().sorted(Map.Entry.<String, Integer>comparingByValue().reversed())
+          .forEach(e -> md.append("| ").append(cell(e.getKey())).append(" | ").append(e.getValue()).append(" |\n"));
+      md.append('\n');
+    }
+    appendList(md, Status.UNSUPPORTED, "None.");
+    if (!generation.isBlank()) {
+      md.append("\n## Case generation\n\nWhat the generator printed (cases ONNX defines that it could not ")
+          .append("generate are listed here, so none is skipped silently):\n\n```\n")
+          .append(generation.strip()).append("\n```\n");
+    }
+    return md.toString();
+  }
+
+  private void appendList(StringBuilder md, Status status, String none) {
+    boolean any = false;
+    for (Map.Entry<String, List<CaseResult>> e : byOp().entrySet()) {
+      List<CaseResult> rs = e.getValue().stream().filter(r -> r.status() == status).toList();
+      if (rs.isEmpty()) {
+        continue;
+      }
+      any = true;
+      md.append("### ").append(e.getKey()).append("\n\n");
+      for (CaseResult r : rs) {
+        md.append("- `").append(r.caseName()).append("` [").append(r.stage().label()).append("] ")
+            .append(inline(r.detail())).append('\n');
+      }
+      md.append('\n');
+    }
+    if (!any) {
+      md.append(none).append('\n');
+    }
+  }
+
+  /**
+   * A reason with its case-specific details (names, numbers, paths) dropped, so reasons can be counted: e.g.
+   * "ops Acos not claimed" stays, "input 'x' is of element type uint8" becomes "element type uint8".
+   */
+  static String reasonKind(String detail) {
+    String d = detail;
+    int elem = d.indexOf("of element type ");
+    if (elem >= 0) {
+      String rest = d.substring(elem + "of element type ".length());
+      int sp = rest.indexOf(' ');
+      return "element type " + (sp < 0 ? rest : rest.substring(0, sp));
+    }
+    if (d.contains("not claimed")) {
+      return "op not claimed";
+    }
+    if (d.startsWith("ONNX Runtime's provider has no kernel")) {
+      return "ONNX Runtime has no kernel";
+    }
+    if (d.contains("(only dense tensors are supported)")) {
+      return "non-tensor value (sequence, map, optional)";
+    }
+    int colon = d.indexOf(": ");
+    String head = colon > 0 ? d.substring(0, colon) : d;
+    return head.length() > 80 ? head.substring(0, 80) + "..." : head;
+  }
+
+  private static int count(List<CaseResult> rs, Status s) {
+    return (int) rs.stream().filter(r -> r.status() == s).count();
+  }
+
+  /** Text safe inside a Markdown list item (backticks kept, newlines flattened). */
+  private static String inline(String s) {
+    return s.replace('\n', ' ').replace('\r', ' ');
+  }
+
+  /** Text safe inside a Markdown table cell. */
+  private static String cell(String s) {
+    return inline(s).replace("|", "\\|");
+  }
+}
