@@ -69,7 +69,7 @@ public final class OnnxEmitter {
       }
     });
     for (Node n : graph.nodes()) {
-      g.addNode(node(n, options, g));
+      node(n, options, g, Value::name, "");
     }
     graph.outputs().forEach((name, v) -> g.addOutput(valueInfo(name, v.type())));
     return g.build();
@@ -93,25 +93,37 @@ public final class OnnxEmitter {
     return TensorProtos.fromTensor(name, t);
   }
 
-  private static NodeProto node(Node n, EmitOptions options, GraphProto.Builder g) {
-    NodeProto.Builder b = NodeProto.newBuilder().setName(n.name()).setOpType(n.op().onnxType())
+  /**
+   * Adds the NodeProto(s) for {@code n} to {@code g}: the node itself, or, when its op decomposes it for the target
+   * opset ({@link org.twicing.dsl.ops.OpDef#decompose}), the replacement graph's nodes inlined under the node's
+   * name. {@code names} gives the emitted name of each value ({@link Value#name()} at top level) and
+   * {@code prefix} is prepended to node names (empty at top level).
+   */
+  private static void node(Node n, EmitOptions options, GraphProto.Builder g,
+      java.util.function.Function<Value, String> names, String prefix) {
+    Graph sub = n.op().decompose(n, options.opset());
+    if (sub != null) {
+      inline(n, sub, options, g, names, prefix);
+      return;
+    }
+    NodeProto.Builder b = NodeProto.newBuilder().setName(prefix + n.name()).setOpType(n.op().onnxType())
         .setDomain(n.op().domain());
     List<Value> ins = new ArrayList<>(n.inputs());
     while (!ins.isEmpty() && ins.get(ins.size() - 1) == null) {
       ins.remove(ins.size() - 1);
     }
     for (Value v : ins) {
-      b.addInput(v == null ? "" : v.name());
+      b.addInput(v == null ? "" : names.apply(v));
     }
     for (Value v : n.outputs()) {
-      b.addOutput(v.name());
+      b.addOutput(names.apply(v));
     }
     Attributes attrs = n.attributes();
     if (options.opset() >= 18 && Ops.hasAxesAttribute(n.op())) {
       // Opset 18 moved ReduceMean/ReduceMax axes from an attribute to an input.
       long[] axes = attrs.get(org.twicing.dsl.ir.Attr.ints("axes"));
       if (axes != null) {
-        String axesName = n.name() + "/axes";
+        String axesName = prefix + n.name() + "/axes";
         g.addInitializer(tensor(axesName, Tensor.longs(axes)));
         b.addInput(axesName);
         attrs = attrs.with(org.twicing.dsl.ir.Attr.ints("axes"), null);
@@ -120,7 +132,31 @@ public final class OnnxEmitter {
     for (Attributes.Entry<?> e : attrs.entries().values()) {
       b.addAttribute(attribute(e.key(), e.value()));
     }
-    return b.build();
+    g.addNode(b.build());
+  }
+
+  /**
+   * Inlines the decomposition {@code sub} of node {@code n}: its inputs are the node's present inputs, its outputs
+   * the node's outputs, and its other values are named {@code <node>/<value>} so they cannot clash.
+   */
+  private static void inline(Node n, Graph sub, EmitOptions options, GraphProto.Builder g,
+      java.util.function.Function<Value, String> names, String outerPrefix) {
+    Map<Value, String> rename = new java.util.HashMap<>();
+    int k = 0;
+    for (Value v : n.inputs()) {
+      if (v != null) {
+        rename.put(sub.inputs().get(k++), names.apply(v));
+      }
+    }
+    int o = 0;
+    for (Value out : sub.outputs().values()) {
+      rename.put(out, names.apply(n.output(o++)));
+    }
+    String prefix = outerPrefix + n.name() + "/";
+    java.util.function.Function<Value, String> inner = v -> rename.computeIfAbsent(v, x -> prefix + x.name());
+    for (Node m : sub.nodes()) {
+      node(m, options, g, inner, prefix);
+    }
   }
 
   private static AttributeProto attribute(Attr<?> key, Object value) {

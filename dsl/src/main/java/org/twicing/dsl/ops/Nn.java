@@ -165,4 +165,219 @@ final class Nn {
     }
   };
 
+  static final Attr<Double> MOMENTUM = Attr.real("momentum");
+  static final Attr<Long> TRAINING_MODE = Attr.integer("training_mode");
+
+  /** Axes (0, 2, 3, ...) over which BatchNormalization's statistics run: all but the channel axis 1. */
+  private static long[] statAxes(int rank) {
+    long[] axes = new long[rank - 1];
+    for (int i = 1; i < axes.length; i++) {
+      axes[i] = i + 1;
+    }
+    return axes;
+  }
+
+  /** A per-channel [C] value shaped to broadcast against (N, C, spatial...) of rank {@code rank}. */
+  private static Value perChannel(Value v, int rank) {
+    if (rank <= 2) {
+      return v;
+    }
+    long[] axes = new long[rank - 2];
+    for (int i = 0; i < axes.length; i++) {
+      axes[i] = i + 1;
+    }
+    return unsqueeze(v, axes);
+  }
+
+  /**
+   * BatchNormalization (opset 15 form): X (N, C, spatial...), scale, B, input_mean, input_var, all [C]. Inference
+   * mode (training_mode=0, one output) normalises with the given running statistics. Training mode (three outputs)
+   * normalises with the batch statistics (biased variance, as ONNX specifies) and outputs the updated running mean
+   * and variance, input * momentum + batch * (1 - momentum). Standard ONNX Runtime builds do not run training mode,
+   * so that mode is lowered to its formula.
+   */
+  static final OpDef BATCH_NORM = new OpDef("BatchNormalization") {
+    @Override
+    public List<TensorType> infer(OpCall call) {
+      if (call.count() != 5) {
+        throw call.fail("expects 5 inputs (X, scale, B, input_mean, input_var), got %d", call.count());
+      }
+      call.requireFloat(0);
+      Shape x = call.shape(0);
+      if (x.rank() < 2) {
+        throw call.fail("X '%s' must have rank >= 2 (N, C, ...), got shape %s", call.input(0).name(), x);
+      }
+      String[] names = {"X", "scale", "B", "input_mean", "input_var"};
+      for (int i = 1; i < 5; i++) {
+        if (call.input(i) == null) {
+          throw call.fail("input %s is required", names[i]);
+        }
+        call.requireSameDType(0, i);
+        Shape s = call.shape(i);
+        if (s.rank() != 1 || (s.dim(0).isFixed() && x.dim(1).isFixed() && s.dim(0).size() != x.dim(1).size())) {
+          throw call.fail("%s '%s' has shape %s, expected [%s] (one entry per channel of X%s)", names[i],
+              call.input(i).name(), s, x.dim(1), x);
+        }
+      }
+      long mode = call.attr(TRAINING_MODE, 0L);
+      if (mode != 0 && mode != 1) {
+        throw call.fail("training_mode must be 0 or 1, got %d", mode);
+      }
+      if (mode == 0) {
+        return List.of(call.type(0));
+      }
+      return List.of(call.type(0), call.type(3), call.type(4));
+    }
+
+    @Override
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+      Tensor x = in.get(0);
+      double eps = a.get(EPSILON, 1e-5);
+      double mom = a.get(MOMENTUM, 0.9);
+      boolean training = a.get(TRAINING_MODE, 0L) != 0;
+      int n = (int) x.dim(0);
+      int c = (int) x.dim(1);
+      int inner = x.size() / Math.max(1, n * c);
+      double[] mean = new double[c];
+      double[] var = new double[c];
+      for (int ch = 0; ch < c; ch++) {
+        if (training) {
+          double m = 0;
+          for (int b = 0; b < n; b++) {
+            for (int i = 0; i < inner; i++) {
+              m += x.get((b * c + ch) * inner + i);
+            }
+          }
+          m /= (double) n * inner;
+          double v = 0;
+          for (int b = 0; b < n; b++) {
+            for (int i = 0; i < inner; i++) {
+              double d = x.get((b * c + ch) * inner + i) - m;
+              v += d * d;
+            }
+          }
+          mean[ch] = m;
+          var[ch] = v / ((double) n * inner);
+        } else {
+          mean[ch] = in.get(3).get(ch);
+          var[ch] = in.get(4).get(ch);
+        }
+      }
+      double[] y = new double[x.size()];
+      for (int b = 0; b < n; b++) {
+        for (int ch = 0; ch < c; ch++) {
+          double inv = 1 / Math.sqrt(var[ch] + eps);
+          for (int i = 0; i < inner; i++) {
+            int k = (b * c + ch) * inner + i;
+            y[k] = (x.get(k) - mean[ch]) * inv * in.get(1).get(ch) + in.get(2).get(ch);
+          }
+        }
+      }
+      Tensor yt = new Tensor(x.dtype(), x.shape(), y).roundedToDType();
+      if (!training) {
+        return List.of(yt);
+      }
+      double[] rm = new double[c];
+      double[] rv = new double[c];
+      for (int ch = 0; ch < c; ch++) {
+        rm[ch] = in.get(3).get(ch) * mom + mean[ch] * (1 - mom);
+        rv[ch] = in.get(4).get(ch) * mom + var[ch] * (1 - mom);
+      }
+      long[] cs = {c};
+      return List.of(yt, new Tensor(x.dtype(), cs, rm).roundedToDType(), new Tensor(x.dtype(), cs, rv)
+          .roundedToDType());
+    }
+
+    @Override
+    public List<Value> gradient(GradCall g) {
+      Value x = g.input(0);
+      int r = x.rank();
+      long[] axes = statAxes(r);
+      double eps = g.attr(EPSILON, 1e-5);
+      double mom = g.attr(MOMENTUM, 0.9);
+      boolean training = g.attr(TRAINING_MODE, 0L) != 0;
+      Value dy = g.grad(0);
+      Value scale = perChannel(g.input(1), r);
+      Value[] out = new Value[5];
+      if (!training) {
+        if (dy == null) {
+          return Arrays.asList(out);
+        }
+        // y = (x - mean) inv scale + b with inv = (var + eps)^-1/2 all given: a per-channel affine map of x.
+        Value inv1 = div(scalarLike(x, 1.0), sqrt(add(g.input(4), scalarLike(x, eps))));
+        Value inv = perChannel(inv1, r);
+        Value xc = sub(x, perChannel(g.input(3), r));
+        Value sumDy = reduceSum(dy, false, axes);
+        Value sumDyXc = reduceSum(mul(dy, xc), false, axes);
+        out[0] = g.needs(0) ? mul(dy, mul(scale, inv)) : null;
+        out[1] = g.needs(1) ? mul(sumDyXc, inv1) : null;
+        out[2] = g.needs(2) ? sumDy : null;
+        out[3] = g.needs(3) ? neg(mul(sumDy, mul(g.input(1), inv1))) : null;
+        out[4] = g.needs(4) ? mul(mul(sumDyXc, g.input(1)), mul(scalarLike(x, -0.5), mul(inv1, mul(inv1, inv1))))
+            : null;
+        return Arrays.asList(out);
+      }
+      // Training mode: statistics are functions of x. Recompute them (as LayerNormalization's rule does).
+      Value mean = reduceMean(x, true, axes);
+      Value xc = sub(x, mean);
+      Value var = reduceMean(mul(xc, xc), true, axes);
+      Value inv = div(scalarLike(x, 1.0), sqrt(add(var, scalarLike(x, eps))));
+      Value xhat = mul(xc, inv);
+      Value dx = null;
+      if (dy != null) {
+        Value dxhat = mul(dy, scale);
+        Value m1 = reduceMean(dxhat, true, axes);
+        Value m2 = reduceMean(mul(dxhat, xhat), true, axes);
+        dx = mul(inv, sub(sub(dxhat, m1), mul(xhat, m2)));
+        out[1] = g.needs(1) ? reduceSum(mul(dy, xhat), false, axes) : null;
+        out[2] = g.needs(2) ? reduceSum(dy, false, axes) : null;
+      }
+      // running_mean = input_mean mom + mean (1 - mom); running_var = input_var mom + var (1 - mom), where
+      // d mean / dx = 1/M and d var / dx = 2 (x - mean) / M per channel.
+      Value gm = g.grad(1);
+      Value gv = g.grad(2);
+      Value count = null;
+      if (gm != null || gv != null) {
+        Value m = x.shape().isFixed() ? scalarLike(x, x.shape().numel() / (double) x.shape().dim(1).size())
+            : reduceSum(add(zerosLike(x), scalarLike(x, 1.0)), true, axes);
+        count = div(m, scalarLike(x, 1.0 - mom));
+      }
+      if (gm != null) {
+        Value t = div(perChannel(gm, r), count);
+        dx = dx == null ? expandLike(t, x) : add(dx, t);
+        out[3] = g.needs(3) ? mul(gm, scalarLike(gm, mom)) : null;
+      }
+      if (gv != null) {
+        Value t = mul(div(perChannel(gv, r), count), mul(xc, scalarLike(x, 2.0)));
+        dx = dx == null ? t : add(dx, t);
+        out[4] = g.needs(4) ? mul(gv, scalarLike(gv, mom)) : null;
+      }
+      out[0] = g.needs(0) ? dx : null;
+      return Arrays.asList(out);
+    }
+
+    @Override
+    public org.twicing.dsl.ir.Graph decompose(org.twicing.dsl.ir.Node node, int opset) {
+      if (node.attributes().get(TRAINING_MODE, 0L) == 0) {
+        return null;
+      }
+      double eps = node.attributes().get(EPSILON, 1e-5);
+      double mom = node.attributes().get(MOMENTUM, 0.9);
+      return decomposeWith(node, in -> {
+        Value x = in.get(0);
+        int r = x.rank();
+        long[] axes = statAxes(r);
+        Value mean = reduceMean(x, true, axes);
+        Value xc = sub(x, mean);
+        Value var = reduceMean(mul(xc, xc), true, axes);
+        Value y = add(mul(div(xc, sqrt(add(var, scalarLike(x, eps)))), perChannel(in.get(1), r)),
+            perChannel(in.get(2), r));
+        Value m = scalarLike(x, mom);
+        Value m1 = scalarLike(x, 1 - mom);
+        Value runMean = add(mul(in.get(3), m), mul(reshape(mean, -1), m1));
+        Value runVar = add(mul(in.get(4), m), mul(reshape(var, -1), m1));
+        return List.of(y, runMean, runVar);
+      });
+    }
+  };
 }

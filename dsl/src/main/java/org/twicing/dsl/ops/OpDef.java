@@ -50,6 +50,41 @@ public abstract class OpDef {
         + "); it cannot lie on a path from a parameter to the loss");
   }
 
+  /**
+   * How a node of this op is lowered for a target default-domain opset when it cannot be emitted as itself: a
+   * small graph over the node's present inputs (graph inputs in the node's input order, omitted optional inputs
+   * left out) whose outputs, in order, replace the node's outputs; the emitter inlines it (recursively, so its
+   * nodes get the same per-opset treatment). Null (the default) means the node is emitted as its own ONNX op.
+   * Used for ops newer than the target opset (Gelu before opset 20) and for modes ONNX Runtime's standard builds
+   * do not run (training-mode BatchNormalization).
+   */
+  public org.twicing.dsl.ir.Graph decompose(org.twicing.dsl.ir.Node node, int opset) {
+    return null;
+  }
+
+  /**
+   * Builds a {@link #decompose} graph for {@code node}: one graph input per present node input (named
+   * {@code in<i>}, typed like it), {@code body} maps the inputs (null where omitted) to the replacement outputs.
+   */
+  protected static org.twicing.dsl.ir.Graph decomposeWith(org.twicing.dsl.ir.Node node,
+      java.util.function.Function<List<Value>, List<Value>> body) {
+    org.twicing.dsl.ir.GraphBuilder g = new org.twicing.dsl.ir.GraphBuilder(node.name());
+    List<Value> ins = new java.util.ArrayList<>();
+    for (int i = 0; i < node.inputs().size(); i++) {
+      Value v = node.input(i);
+      ins.add(v == null ? null : g.input("in" + i, v.type()));
+    }
+    List<Value> outs = body.apply(ins);
+    if (outs.size() != node.outputs().size()) {
+      throw new IllegalStateException(node.op() + " decomposition of node " + node.name() + " gives " + outs.size()
+          + " outputs, the node has " + node.outputs().size());
+    }
+    for (int k = 0; k < outs.size(); k++) {
+      g.output("out" + k, outs.get(k));
+    }
+    return g.build();
+  }
+
   /** Whether this op's outputs depend on random state, so it must not be folded or deduplicated. */
   public boolean isRandom() {
     return false;

@@ -25,17 +25,59 @@ public final class Ops {
   /** The Identity op, used by the builder to name graph outputs. */
   public static final OpDef IDENTITY = Elementwise.IDENTITY;
 
+  // ---- typed attribute keys of the registry's ops (for importers mapping ONNX nodes onto these ops) -----------
+
+  /** Gelu's {@code approximate}: "none" (erf form, the default) or "tanh". */
+  public static final Attr<String> APPROXIMATE = Elementwise.APPROXIMATE;
+  /** Conv/ConvTranspose/MaxPool/AveragePool {@code kernel_shape} (required for pools; checked against W for Conv). */
+  public static final Attr<long[]> KERNEL_SHAPE = Window.KERNEL_SHAPE;
+  /** Window {@code strides}, one per spatial axis (default 1). */
+  public static final Attr<long[]> STRIDES = Window.STRIDES;
+  /** Window {@code pads}: all begins, then all ends (default 0). */
+  public static final Attr<long[]> PADS = Window.PADS;
+  /** Window {@code dilations}, one per spatial axis (default 1; AveragePool accepts only 1, as in opset 17). */
+  public static final Attr<long[]> DILATIONS = Window.DILATIONS;
+  /** Window {@code auto_pad}: NOTSET (default, explicit pads), VALID, SAME_UPPER or SAME_LOWER. */
+  public static final Attr<String> AUTO_PAD = Window.AUTO_PAD;
+  /** Pooling {@code ceil_mode}; only 0 (floor) is supported and 1 is refused by the shape rule. */
+  public static final Attr<Long> CEIL_MODE = Window.CEIL_MODE;
+  /** Conv/ConvTranspose {@code group} (default 1). */
+  public static final Attr<Long> GROUP = Convolution.GROUP;
+  /** ConvTranspose {@code output_padding}, one per spatial axis (default 0). */
+  public static final Attr<long[]> OUTPUT_PADDING = Convolution.OUTPUT_PADDING;
+  /** ConvTranspose {@code output_shape}: refused by the shape rule (importers should convert it to pads). */
+  public static final Attr<long[]> OUTPUT_SHAPE = Convolution.OUTPUT_SHAPE;
+  /** AveragePool {@code count_include_pad} (default 0: divide by the window's positions inside the input). */
+  public static final Attr<Long> COUNT_INCLUDE_PAD = Pooling.COUNT_INCLUDE_PAD;
+  /** MaxPool {@code storage_order}; only 0 (row-major Indices) is supported. */
+  public static final Attr<Long> STORAGE_ORDER = Pooling.STORAGE_ORDER;
+  /** BatchNormalization and LayerNormalization {@code epsilon} (default 1e-5). */
+  public static final Attr<Double> EPSILON = Nn.EPSILON;
+  /** BatchNormalization {@code momentum} (default 0.9). */
+  public static final Attr<Double> MOMENTUM = Nn.MOMENTUM;
+  /** BatchNormalization {@code training_mode}: 0 (one output) or 1 (Y, running_mean, running_var). */
+  public static final Attr<Long> TRAINING_MODE = Nn.TRAINING_MODE;
+  /** Einsum's {@code equation}. */
+  public static final Attr<String> EQUATION = Einsum.EQUATION;
+  /** ScatterElements {@code axis} (default 0). */
+  public static final Attr<Long> SCATTER_AXIS = Scatter.AXIS;
+  /** ScatterElements {@code reduction}: "none" (default) or "add". */
+  public static final Attr<String> REDUCTION = Scatter.REDUCTION;
+
   /** Every op in the registry, in a stable order (for tests and documentation). */
   public static List<OpDef> registry() {
     return List.of(Elementwise.ADD, Elementwise.SUB, Elementwise.MUL, Elementwise.DIV, Elementwise.POW,
         Elementwise.NEG, Elementwise.SQRT, Elementwise.EXP, Elementwise.LOG, Elementwise.TANH, Elementwise.ERF,
         Elementwise.RELU, Elementwise.SIGMOID, Elementwise.IDENTITY, Elementwise.EQUAL, Elementwise.LESS,
-        Elementwise.GREATER, Elementwise.WHERE, Linalg.MATMUL, Linalg.GEMM, Linalg.CONV, Shaping.TRANSPOSE,
+        Elementwise.GREATER, Elementwise.WHERE, Linalg.MATMUL, Linalg.GEMM, Convolution.CONV, Shaping.TRANSPOSE,
         Shaping.RESHAPE, Shaping.FLATTEN, Shaping.CONCAT, Shaping.SPLIT, Shaping.SLICE, Shaping.GATHER,
         Shaping.UNSQUEEZE, Shaping.SQUEEZE, Shaping.EXPAND, Shaping.CAST, Shaping.SHAPE, Shaping.RANGE,
         Shaping.CONSTANT, Shaping.CONSTANT_OF_SHAPE, Shaping.TRILU, Shaping.ONE_HOT, Shaping.PAD, Reductions.REDUCE_SUM,
         Reductions.REDUCE_MEAN, Reductions.REDUCE_MAX, Reductions.SOFTMAX, Reductions.LOG_SOFTMAX,
-        Nn.LAYER_NORM, Nn.DROPOUT);
+        Nn.LAYER_NORM, Nn.DROPOUT, Elementwise.GELU, Elementwise.MIN, Elementwise.MAX, Elementwise.CLIP,
+        Elementwise.ABS, Elementwise.NOT, Elementwise.AND, Elementwise.OR, Elementwise.FLOOR, Elementwise.CEIL,
+        Elementwise.SIN, Elementwise.COS, Einsum.EINSUM, Convolution.CONV_TRANSPOSE, Nn.BATCH_NORM,
+        Pooling.MAX_POOL, Pooling.AVERAGE_POOL, Pooling.GLOBAL_AVERAGE_POOL, Scatter.SCATTER_ELEMENTS);
   }
 
   /** The registered op lowered to ONNX type {@code onnxType}, or null. */
@@ -158,6 +200,69 @@ public final class Ops {
     return op(Elementwise.IDENTITY, Attributes.none(), x);
   }
 
+  /** The exact Gelu x Phi(x) (approximate="none"), or its tanh approximation when {@code tanh}. */
+  public static Value gelu(Value x, boolean tanh) {
+    return op(Elementwise.GELU, tanh ? Attributes.of(APPROXIMATE, "tanh") : Attributes.none(), x);
+  }
+
+  /** Elementwise minimum of any number of operands (broadcasting). */
+  public static Value min(Value... xs) {
+    return op(Elementwise.MIN, Attributes.none(), xs);
+  }
+
+  /** Elementwise maximum of any number of operands (broadcasting). */
+  public static Value max(Value... xs) {
+    return op(Elementwise.MAX, Attributes.none(), xs);
+  }
+
+  /** Clamps to [lo, hi]; either bound (a rank-0 value) may be null for none. */
+  public static Value clip(Value x, Value lo, Value hi) {
+    if (hi == null) {
+      return lo == null ? op(Elementwise.CLIP, Attributes.none(), x) : op(Elementwise.CLIP, Attributes.none(), x, lo);
+    }
+    return op(Elementwise.CLIP, Attributes.none(), x, lo, hi);
+  }
+
+  /** |x|. */
+  public static Value abs(Value x) {
+    return op(Elementwise.ABS, Attributes.none(), x);
+  }
+
+  /** Largest integer not above x. */
+  public static Value floor(Value x) {
+    return op(Elementwise.FLOOR, Attributes.none(), x);
+  }
+
+  /** Smallest integer not below x. */
+  public static Value ceil(Value x) {
+    return op(Elementwise.CEIL, Attributes.none(), x);
+  }
+
+  /** sin(x). */
+  public static Value sin(Value x) {
+    return op(Elementwise.SIN, Attributes.none(), x);
+  }
+
+  /** cos(x). */
+  public static Value cos(Value x) {
+    return op(Elementwise.COS, Attributes.none(), x);
+  }
+
+  /** Logical not of a bool tensor. */
+  public static Value not(Value x) {
+    return op(Elementwise.NOT, Attributes.none(), x);
+  }
+
+  /** Logical and of bool tensors (broadcasting). */
+  public static Value and(Value a, Value b) {
+    return op(Elementwise.AND, Attributes.none(), a, b);
+  }
+
+  /** Logical or of bool tensors (broadcasting). */
+  public static Value or(Value a, Value b) {
+    return op(Elementwise.OR, Attributes.none(), a, b);
+  }
+
   /** a == b (bool). */
   public static Value equal(Value a, Value b) {
     return op(Elementwise.EQUAL, Attributes.none(), a, b);
@@ -197,11 +302,41 @@ public final class Ops {
     return op(Linalg.GEMM, at, a, b, c);
   }
 
-  /** 2-D convolution, NCHW, with strides and symmetric pads (bias may be null). */
+  /** 2-D convolution, NCHW, with strides and pads [top, left, bottom, right] (bias may be null). */
   public static Value conv2d(Value x, Value w, Value bias, long[] strides, long[] pads) {
-    Attributes at = Attributes.of(Linalg.STRIDES, strides, Linalg.PADS, pads)
-        .with(Linalg.KERNEL_SHAPE, new long[] {w.shape().dim(2).size(), w.shape().dim(3).size()});
-    return bias == null ? op(Linalg.CONV, at, x, w) : op(Linalg.CONV, at, x, w, bias);
+    Attributes at = Attributes.of(STRIDES, strides, PADS, pads)
+        .with(KERNEL_SHAPE, new long[] {w.shape().dim(2).size(), w.shape().dim(3).size()});
+    return bias == null ? op(Convolution.CONV, at, x, w) : op(Convolution.CONV, at, x, w, bias);
+  }
+
+  /**
+   * Convolution over any number of spatial axes (N, C, spatial...) with explicit strides, pads (begins then ends),
+   * dilations and groups; W is [M, C/group, k...]; bias may be null.
+   */
+  public static Value conv(Value x, Value w, Value bias, long[] strides, long[] pads, long[] dilations, long group) {
+    Attributes at = Attributes.of(STRIDES, strides, PADS, pads).with(DILATIONS, dilations).with(GROUP, group);
+    return bias == null ? op(Convolution.CONV, at, x, w) : op(Convolution.CONV, at, x, w, bias);
+  }
+
+  /** Convolution with window attributes given as a whole (auto_pad, kernel_shape, ...); bias may be null. */
+  public static Value conv(Value x, Value w, Value bias, Attributes window) {
+    return bias == null ? op(Convolution.CONV, window, x, w) : op(Convolution.CONV, window, x, w, bias);
+  }
+
+  /**
+   * Transposed convolution (the adjoint of {@link #conv}): W is [C, M/group, k...]; output size per axis is
+   * stride (in - 1) + output_padding + dilation (k - 1) + 1 - pad_begin - pad_end.
+   */
+  public static Value convTranspose(Value x, Value w, Value bias, long[] strides, long[] pads, long[] dilations,
+      long[] outputPadding, long group) {
+    Attributes at = Attributes.of(STRIDES, strides, PADS, pads).with(DILATIONS, dilations).with(GROUP, group)
+        .with(OUTPUT_PADDING, outputPadding);
+    return bias == null ? op(Convolution.CONV_TRANSPOSE, at, x, w) : op(Convolution.CONV_TRANSPOSE, at, x, w, bias);
+  }
+
+  /** Einsum over {@code equation} (explicit, implicit or with an ellipsis; no repeated label in one operand). */
+  public static Value einsum(String equation, Value... operands) {
+    return op(Einsum.EINSUM, Attributes.of(EQUATION, equation), operands);
   }
 
   // ---- shapes -----------------------------------------------------------------------------------------------
@@ -394,6 +529,57 @@ public final class Ops {
   public static Value layerNorm(Value x, Value scale, Value bias, long axis, double epsilon) {
     Attributes at = Attributes.of(Nn.AXIS, axis, Nn.EPSILON, epsilon);
     return bias == null ? op(Nn.LAYER_NORM, at, x, scale) : op(Nn.LAYER_NORM, at, x, scale, bias);
+  }
+
+  /**
+   * Max pooling; returns (Y, Indices) where Indices are flat positions in {@code x} of each maximum. Window
+   * attributes: {@link #KERNEL_SHAPE} (required), {@link #STRIDES}, {@link #PADS}, {@link #DILATIONS},
+   * {@link #AUTO_PAD}.
+   */
+  public static List<Value> maxPool(Value x, Attributes window) {
+    return x.graph().apply(Pooling.MAX_POOL, List.of(x), window);
+  }
+
+  /** Max pooling with a kernel, strides and pads (begins then ends); returns Y only. */
+  public static Value maxPool(Value x, long[] kernel, long[] strides, long[] pads) {
+    return maxPool(x, Attributes.of(KERNEL_SHAPE, kernel, STRIDES, strides).with(PADS, pads)).get(0);
+  }
+
+  /** Average pooling; window attributes as for {@link #maxPool(Value, Attributes)} plus {@link #COUNT_INCLUDE_PAD}. */
+  public static Value averagePool(Value x, Attributes window) {
+    return op(Pooling.AVERAGE_POOL, window, x);
+  }
+
+  /** Average pooling with a kernel, strides, pads, and whether padding counts in the divisor. */
+  public static Value averagePool(Value x, long[] kernel, long[] strides, long[] pads, boolean countIncludePad) {
+    return averagePool(x, Attributes.of(KERNEL_SHAPE, kernel, STRIDES, strides).with(PADS, pads)
+        .with(COUNT_INCLUDE_PAD, countIncludePad ? 1L : 0L));
+  }
+
+  /** The mean over all spatial axes of (N, C, spatial...), kept as size-1 axes. */
+  public static Value globalAveragePool(Value x) {
+    return op(Pooling.GLOBAL_AVERAGE_POOL, Attributes.none(), x);
+  }
+
+  /** Inference-mode batch normalisation with running statistics {@code mean} and {@code var}, all [C]. */
+  public static Value batchNorm(Value x, Value scale, Value bias, Value mean, Value var, double epsilon) {
+    return op(Nn.BATCH_NORM, Attributes.of(EPSILON, epsilon), x, scale, bias, mean, var);
+  }
+
+  /**
+   * Training-mode batch normalisation: normalises with the batch statistics; returns (Y, running_mean,
+   * running_var) with running = input * momentum + batch * (1 - momentum).
+   */
+  public static List<Value> batchNormTraining(Value x, Value scale, Value bias, Value mean, Value var,
+      double epsilon, double momentum) {
+    Attributes at = Attributes.of(EPSILON, epsilon, MOMENTUM, momentum).with(TRAINING_MODE, 1L);
+    return x.graph().apply(Nn.BATCH_NORM, List.of(x, scale, bias, mean, var), at);
+  }
+
+  /** Writes {@code updates} into a copy of {@code data} at {@code indices} along {@code axis}; reduction none|add. */
+  public static Value scatterElements(Value data, Value indices, Value updates, long axis, String reduction) {
+    return op(Scatter.SCATTER_ELEMENTS, Attributes.of(SCATTER_AXIS, axis, REDUCTION, reduction), data, indices,
+        updates);
   }
 
   /** Training-mode dropout with drop probability {@code ratio}; returns (output, mask). */

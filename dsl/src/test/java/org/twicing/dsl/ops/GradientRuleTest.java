@@ -48,7 +48,7 @@ class GradientRuleTest {
   static final Map<String, Long> BIND = Map.of("batch", 3L);
   /** Ops with no gradient rule: their rule must say so (null gradients, or UnsupportedOperationException). */
   static final Set<String> NOT_DIFFERENTIABLE = Set.of("Equal", "Less", "Greater", "Shape", "Range", "Constant",
-      "ConstantOfShape", "OneHot");
+      "ConstantOfShape", "OneHot", "Not", "And", "Or");
 
   /** What a case body builds with: builder, seeded randomness, feeds, inputs to differentiate, op outputs. */
   static final class Ctx {
@@ -287,7 +287,102 @@ class GradientRuleTest {
     cs.add(new Case("Dropout ratio 0", "Dropout", c -> c.ys(Ops.dropout(c.x("x", 3, 4), 0.0, 3), true, false)));
     cs.add(new Case("Dropout ratio 0.5 (seeded mask)", "Dropout", c -> c.ys(Ops.dropout(c.x("x", 4, 5), 0.5, 11),
         true, false)));
+    widenedOpCases(cs);
     return cs;
+  }
+
+  private static final long[] S1 = {1, 1};
+  private static final long[] P0 = {0, 0, 0, 0};
+
+  /** The ops added for imported models: elementwise, Einsum, general Conv, pooling, BatchNormalization. */
+  private static void widenedOpCases(List<Case> cs) {
+    cs.add(new Case("Gelu exact [3,4]", "Gelu", c -> c.y(Ops.gelu(c.x("x", 2.0, v -> v, 3, 4), false))));
+    cs.add(new Case("Gelu tanh [3,4]", "Gelu", c -> c.y(Ops.gelu(c.x("x", 2.0, v -> v, 3, 4), true))));
+    cs.add(new Case("Min broadcast [2,3] by [3]", "Min", c -> c.y(Ops.min(c.x("a", 2, 3), c.x("b", 3)))));
+    cs.add(new Case("Max of three, broadcast", "Max", c -> c.y(Ops.max(c.x("a", 2, 3), c.x("b", 3), c.x("c", 2, 1)))));
+    cs.add(new Case("Max of one", "Max", c -> c.y(Ops.max(c.x("a", 4)))));
+    cs.add(new Case("Clip both bounds as inputs", "Clip", c -> c.y(Ops.clip(c.x("x", 2.0, v -> v, 4, 5),
+        c.x("lo", 0.2, v -> v - 0.6), c.x("hi", 0.2, v -> v + 0.6)))));
+    cs.add(new Case("Clip min only", "Clip", c -> c.y(Ops.clip(c.x("x", 3, 4), c.x("lo", 0.2, v -> v), null))));
+    cs.add(new Case("Clip max only", "Clip", c -> c.y(Ops.clip(c.x("x", 3, 4), null, c.x("hi", 0.2, v -> v)))));
+    cs.add(new Case("Abs [3,4]", "Abs", c -> c.y(Ops.abs(c.away("x", 3, 4)))));
+    cs.add(new Case("Floor has zero gradient", "Floor", c -> c.y(Ops.floor(c.x("x", 3.0, v -> offInteger(v), 3, 4)))));
+    cs.add(new Case("Ceil has zero gradient", "Ceil", c -> c.y(Ops.ceil(c.x("x", 3.0, v -> offInteger(v), 3, 4)))));
+    cs.add(new Case("Sin [3,4]", "Sin", c -> c.y(Ops.sin(c.x("x", 2.0, v -> v, 3, 4)))));
+    cs.add(new Case("Cos [3,4]", "Cos", c -> c.y(Ops.cos(c.x("x", 2.0, v -> v, 3, 4)))));
+
+    cs.add(new Case("Einsum bij,bjk->bik", "Einsum", c -> c.y(Ops.einsum("bij,bjk->bik", c.x("a", 2, 3, 4),
+        c.x("b", 2, 4, 5)))));
+    cs.add(new Case("Einsum bhid,bhjd->bhij", "Einsum", c -> c.y(Ops.einsum("bhid,bhjd->bhij",
+        c.x("q", 2, 2, 3, 4), c.x("k", 2, 2, 5, 4)))));
+    cs.add(new Case("Einsum ...ij,...jk->...ik with unequal ellipsis ranks", "Einsum", c -> c.y(Ops.einsum(
+        "...ij,...jk->...ik", c.x("a", 2, 3, 4), c.x("b", 4, 5)))));
+    cs.add(new Case("Einsum ij->ji", "Einsum", c -> c.y(Ops.einsum("ij->ji", c.x("a", 3, 4)))));
+    cs.add(new Case("Einsum ij->i", "Einsum", c -> c.y(Ops.einsum("ij->i", c.x("a", 3, 4)))));
+    cs.add(new Case("Einsum outer i,j->ij", "Einsum", c -> c.y(Ops.einsum("i,j->ij", c.x("a", 3), c.x("b", 4)))));
+    cs.add(new Case("Einsum implicit ij,jk", "Einsum", c -> c.y(Ops.einsum("ij,jk", c.x("a", 3, 4),
+        c.x("b", 4, 2)))));
+    cs.add(new Case("Einsum three operands ij,jk,kl->il", "Einsum", c -> c.y(Ops.einsum("ij,jk,kl->il",
+        c.x("a", 2, 3), c.x("b", 3, 4), c.x("c", 4, 2)))));
+    cs.add(new Case("Einsum label summed from one operand only: ij,j->", "Einsum", c -> c.y(Ops.einsum("ij,j->",
+        c.x("a", 3, 4), c.x("b", 4)))));
+
+    cs.add(new Case("Conv 2-D overlapping 3x3 stride 1 pad 1 bias", "Conv", c -> c.y(Ops.conv(c.x("img", 2, 3, 5, 4),
+        c.x("w", 4, 3, 3, 3), c.x("bias", 4), S1, new long[] {1, 1, 1, 1}, S1, 1))));
+    cs.add(new Case("Conv 2-D stride 2 asymmetric pads (sizes not divisible)", "Conv", c -> c.y(Ops.conv(
+        c.x("img", 1, 2, 6, 7), c.x("w", 3, 2, 3, 2), null, new long[] {2, 3}, new long[] {0, 1, 2, 1}, S1, 1))));
+    cs.add(new Case("Conv 2-D dilation 2", "Conv", c -> c.y(Ops.conv(c.x("img", 2, 2, 6, 6), c.x("w", 2, 2, 2, 3),
+        c.x("bias", 2), S1, P0, new long[] {2, 2}, 1))));
+    cs.add(new Case("Conv 2-D groups 2 stride 2", "Conv", c -> c.y(Ops.conv(c.x("img", 2, 4, 5, 5),
+        c.x("w", 6, 2, 3, 3), c.x("bias", 6), new long[] {2, 2}, new long[] {1, 1, 1, 1}, S1, 2))));
+    cs.add(new Case("Conv 2-D depthwise (groups = channels)", "Conv", c -> c.y(Ops.conv(c.x("img", 1, 3, 4, 5),
+        c.x("w", 3, 1, 3, 3), null, S1, new long[] {1, 1, 1, 1}, S1, 3))));
+    cs.add(new Case("Conv 1-D stride 2 pad 1 dilation 2", "Conv", c -> c.y(Ops.conv(c.x("seq", 2, 3, 9),
+        c.x("w", 2, 3, 3), c.x("bias", 2), new long[] {2}, new long[] {1, 1}, new long[] {2}, 1))));
+    cs.add(new Case("Conv 2-D auto_pad SAME_UPPER stride 2", "Conv", c -> c.y(Ops.conv(c.x("img", 1, 2, 5, 6),
+        c.x("w", 2, 2, 3, 3), null, Attributes.of(Ops.AUTO_PAD, "SAME_UPPER", Ops.STRIDES, new long[] {2, 2})))));
+    cs.add(new Case("Conv symbolic batch, overlapping", "Conv", c -> c.y(Ops.conv(c.x("img", "batch", 2, 4, 4),
+        c.x("w", 3, 2, 3, 3), null, S1, P0, S1, 1))));
+    cs.add(new Case("ConvTranspose 2-D stride 2 pad 1 output_padding 1 groups 2 bias", "ConvTranspose",
+        c -> c.y(Ops.convTranspose(c.x("x", 2, 4, 3, 3), c.x("w", 4, 3, 3, 3), c.x("bias", 6), new long[] {2, 2},
+            new long[] {1, 1, 1, 1}, S1, new long[] {1, 1}, 2))));
+    cs.add(new Case("ConvTranspose 1-D dilation 2", "ConvTranspose", c -> c.y(Ops.convTranspose(c.x("x", 1, 2, 4),
+        c.x("w", 2, 3, 2), null, new long[] {1}, new long[] {0, 1}, new long[] {2}, new long[] {0}, 1))));
+
+    cs.add(new Case("BatchNormalization inference, all inputs", "BatchNormalization", c -> c.y(Ops.batchNorm(
+        c.x("x", 2, 3, 4, 2), c.x("scale", 3), c.x("bias", 3), c.x("mean", 3), c.pos("var", 3), 1e-5))));
+    cs.add(new Case("BatchNormalization training, all outputs", "BatchNormalization", c -> c.ys(
+        Ops.batchNormTraining(c.x("x", 1.0, v -> v + 0.5, 2, 3, 3, 2), c.x("scale", 3), c.x("bias", 3), c.x("mean", 3),
+            c.pos("var", 3), 1e-5, 0.9))));
+    cs.add(new Case("BatchNormalization training, Y only, rank 2", "BatchNormalization", c -> c.ys(
+        Ops.batchNormTraining(c.x("x", 5, 3), c.x("scale", 3), c.x("bias", 3),
+            c.fixed("mean", Tensor.zeros(DType.FLOAT64, 3)), c.fixed("var", Tensor.full(DType.FLOAT64, 1, 3)), 1e-3,
+            0.8), true, false, false)));
+
+    cs.add(new Case("MaxPool 3x3 stride 2 pad 1 (overlapping)", "MaxPool", c -> c.ys(Ops.maxPool(
+        c.x("x", 2, 2, 5, 6), Attributes.of(Ops.KERNEL_SHAPE, new long[] {3, 3}, Ops.STRIDES, new long[] {2, 2})
+            .with(Ops.PADS, new long[] {1, 1, 1, 1})), true, false)));
+    cs.add(new Case("MaxPool 1-D kernel 2 dilation 2 stride 1", "MaxPool", c -> c.ys(Ops.maxPool(c.x("x", 2, 3, 7),
+        Attributes.of(Ops.KERNEL_SHAPE, new long[] {2}, Ops.DILATIONS, new long[] {2})), true, false)));
+    cs.add(new Case("AveragePool 3x3 stride 1 pad 1 count_include_pad 0", "AveragePool", c -> c.y(
+        Ops.averagePool(c.x("x", 2, 2, 4, 5), new long[] {3, 3}, S1, new long[] {1, 1, 1, 1}, false))));
+    cs.add(new Case("AveragePool 3x2 stride 2 pads count_include_pad 1", "AveragePool", c -> c.y(
+        Ops.averagePool(c.x("x", 1, 3, 5, 6), new long[] {3, 2}, new long[] {2, 2}, new long[] {1, 0, 1, 1}, true))));
+    cs.add(new Case("AveragePool 1-D kernel 3 stride 2", "AveragePool", c -> c.y(Ops.averagePool(c.x("x", 2, 2, 8),
+        new long[] {3}, new long[] {2}, new long[] {0, 0}, false))));
+    cs.add(new Case("GlobalAveragePool 2-D", "GlobalAveragePool", c -> c.y(Ops.globalAveragePool(
+        c.x("x", 2, 3, 4, 5)))));
+    cs.add(new Case("GlobalAveragePool 1-D", "GlobalAveragePool", c -> c.y(Ops.globalAveragePool(c.x("x", 2, 3, 4)))));
+
+    cs.add(new Case("ScatterElements add with repeated indices", "ScatterElements", c -> c.y(Ops.scatterElements(
+        c.x("data", 6), c.fixed("idx", Tensor.longs(1, 4, 1, 0, 4)), c.x("upd", 5), 0, "add"))));
+    cs.add(new Case("ScatterElements none with distinct indices", "ScatterElements", c -> c.y(Ops.scatterElements(
+        c.x("data", 6), c.fixed("idx", Tensor.longs(5, 2, 0)), c.x("upd", 3), 0, "none"))));
+  }
+
+  /** Moves v to the middle half between its neighbouring integers, away from Floor/Ceil's jumps. */
+  private static double offInteger(double v) {
+    return Math.floor(v) + 0.25 + 0.5 * (v - Math.floor(v));
   }
 
   private static Tensor bools(Random r, long... shape) {
@@ -457,6 +552,11 @@ class GradientRuleTest {
     outs.put("Constant", g.constant(Tensor.zeros(DType.FLOAT64, 2)));
     outs.put("ConstantOfShape", Ops.constantOfShape(Ops.shapeOf(a), Tensor.full(DType.FLOAT64, 1, 1)));
     outs.put("OneHot", Ops.oneHot(idx, 5));
+    Value p = g.input("p", TensorType.of(DType.BOOL, 2, 3));
+    Value q = g.input("q", TensorType.of(DType.BOOL, 2, 3));
+    outs.put("Not", Ops.not(p));
+    outs.put("And", Ops.and(p, q));
+    outs.put("Or", Ops.or(p, q));
     assertEquals(NOT_DIFFERENTIABLE, outs.keySet(), "the list above must match NOT_DIFFERENTIABLE");
     for (Map.Entry<String, Value> e : outs.entrySet()) {
       Node n = e.getValue().producer();

@@ -211,7 +211,77 @@ class ShapeRuleErrorTest {
       Value x = f32(g, "x", 2, 3);
       g.apply(Nn.DROPOUT, List.of(x, f32(g, "ratio", 1)), Attributes.none());
     }, "'x'", "'ratio'", "[1]", "rank 0"));
+    widenedOpCases(w);
     return w;
+  }
+
+  private static final long[] S1 = {1, 1};
+  private static final long[] P0 = {0, 0, 0, 0};
+
+  /** Wrong calls of the ops added for imported models. */
+  private static void widenedOpCases(List<Wrong> w) {
+    w.add(wrong("Gelu", "int64 operand", g -> Ops.gelu(in(g, "ids", DType.INT64, 2, 3), false), "'ids'", "[2, 3]",
+        "floating-point"));
+    w.add(wrong("Gelu", "unknown approximation", g -> g.apply(Elementwise.GELU, List.of(f32(g, "x", 2)),
+        Attributes.of(Ops.APPROXIMATE, "sigmoid")), "'x'", "[2]", "sigmoid", "tanh"));
+    w.add(wrong("Min", "non-broadcastable", g -> Ops.min(f32(g, "lhs", 2, 3), f32(g, "rhs", 4)), "'lhs'", "[2, 3]",
+        "'rhs'", "[4]", "broadcast"));
+    w.add(wrong("Max", "mixed dtypes among three", g -> Ops.max(f32(g, "a", 2), f32(g, "b", 2),
+        in(g, "c", DType.INT64, 2)), "'a'", "'c'", "int64"));
+    w.add(wrong("Clip", "rank-1 bound", g -> Ops.clip(f32(g, "x", 2, 3), f32(g, "lo", 1), null), "'x'", "'lo'",
+        "[1]", "rank-0"));
+    w.add(wrong("Abs", "bool operand", g -> Ops.abs(in(g, "flags", DType.BOOL, 3)), "'flags'", "[3]", "numeric"));
+    w.add(wrong("Floor", "int64 operand", g -> Ops.floor(in(g, "ids", DType.INT64, 3)), "'ids'", "floating-point"));
+    w.add(wrong("Ceil", "int64 operand", g -> Ops.ceil(in(g, "ids", DType.INT64, 3)), "'ids'", "floating-point"));
+    w.add(wrong("Sin", "int64 operand", g -> Ops.sin(in(g, "ids", DType.INT64, 3)), "'ids'", "floating-point"));
+    w.add(wrong("Cos", "int64 operand", g -> Ops.cos(in(g, "ids", DType.INT64, 3)), "'ids'", "floating-point"));
+    w.add(wrong("Not", "float operand", g -> Ops.not(f32(g, "x", 2, 2)), "'x'", "[2, 2]", "bool"));
+    w.add(wrong("And", "float operand", g -> Ops.and(in(g, "p", DType.BOOL, 2), f32(g, "q", 2)), "'p'", "'q'",
+        "float32", "bool"));
+    w.add(wrong("Or", "non-broadcastable", g -> Ops.or(in(g, "p", DType.BOOL, 2, 3), in(g, "q", DType.BOOL, 4)),
+        "'p'", "[2, 3]", "'q'", "[4]"));
+
+    w.add(wrong("Einsum", "contracted sizes differ", g -> Ops.einsum("bij,bjk->bik", f32(g, "a", 2, 3, 4),
+        f32(g, "b", 2, 5, 6)), "'a'", "[2, 3, 4]", "'b'", "[2, 5, 6]", "'j'"));
+    w.add(wrong("Einsum", "term rank differs from the operand", g -> Ops.einsum("ij,jk->ik", f32(g, "a", 2, 3, 4),
+        f32(g, "b", 4, 5)), "'a'", "[2, 3, 4]", "rank 3"));
+    w.add(wrong("Einsum", "diagonal is an unsupported form", g -> Ops.einsum("ii->i", f32(g, "a", 3, 3)), "'a'",
+        "[3, 3]", "diagonals are not supported"));
+    w.add(wrong("Einsum", "output label from nowhere", g -> Ops.einsum("ij->iz", f32(g, "a", 3, 3)), "'a'",
+        "'z'", "appears in no operand"));
+
+    w.add(wrong("Conv", "groups do not divide the channels", g -> Ops.conv(f32(g, "image", 1, 3, 8, 8),
+        f32(g, "kernel", 4, 1, 3, 3), null, S1, P0, S1, 2), "'image'", "[1, 3, 8, 8]", "'kernel'", "group=2"));
+    w.add(wrong("Conv", "1-D input with a 2-D kernel", g -> Ops.conv(f32(g, "seq", 1, 3, 8),
+        f32(g, "kernel", 4, 3, 3, 3), null, new long[] {1}, new long[] {0, 0}, new long[] {1}, 1), "'seq'",
+        "[1, 3, 8]", "'kernel'", "[4, 3, 3, 3]", "rank"));
+    w.add(wrong("Conv", "pads of the wrong length", g -> Ops.conv(f32(g, "image", 1, 3, 8, 8),
+        f32(g, "kernel", 4, 3, 3, 3), null, S1, new long[] {1, 1}, S1, 1), "'image'", "'kernel'", "pads [1, 1]"));
+    w.add(wrong("ConvTranspose", "channel mismatch", g -> Ops.convTranspose(f32(g, "x", 1, 3, 4, 4),
+        f32(g, "kernel", 2, 4, 3, 3), null, S1, P0, S1, new long[] {0, 0}, 1), "'x'", "[1, 3, 4, 4]", "'kernel'",
+        "[2, 4, 3, 3]", "channels"));
+    w.add(wrong("ConvTranspose", "output_padding not below the stride", g -> Ops.convTranspose(
+        f32(g, "x", 1, 2, 4, 4), f32(g, "kernel", 2, 4, 3, 3), null, new long[] {2, 2}, P0, S1,
+        new long[] {2, 0}, 1), "'x'", "'kernel'", "output_padding [2, 0]"));
+
+    w.add(wrong("BatchNormalization", "scale of the wrong length", g -> Ops.batchNorm(f32(g, "x", 2, 3, 4, 4),
+        f32(g, "gamma", 4), f32(g, "beta", 3), f32(g, "mu", 3), f32(g, "sigma2", 3), 1e-5), "'x'", "[2, 3, 4, 4]",
+        "'gamma'", "[4]", "[3]"));
+    w.add(wrong("BatchNormalization", "rank-1 X", g -> Ops.batchNorm(f32(g, "x", 3), f32(g, "gamma", 3),
+        f32(g, "beta", 3), f32(g, "mu", 3), f32(g, "sigma2", 3), 1e-5), "'x'", "[3]", "rank >= 2"));
+
+    w.add(wrong("MaxPool", "kernel larger than the padded input", g -> Ops.maxPool(f32(g, "x", 1, 2, 3, 3),
+        new long[] {5, 5}, S1, P0), "'x'", "[1, 2, 3, 3]", "no output"));
+    w.add(wrong("MaxPool", "ceil_mode 1", g -> Ops.maxPool(f32(g, "x", 1, 2, 6, 6), Attributes.of(Ops.KERNEL_SHAPE,
+        new long[] {2, 2}, Ops.CEIL_MODE, 1L)), "'x'", "ceil_mode"));
+    w.add(wrong("AveragePool", "kernel_shape missing", g -> Ops.averagePool(f32(g, "x", 1, 2, 6, 6),
+        Attributes.none()), "'x'", "[1, 2, 6, 6]", "kernel_shape"));
+    w.add(wrong("AveragePool", "dilations (opset 19)", g -> Ops.averagePool(f32(g, "x", 1, 2, 6, 6),
+        Attributes.of(Ops.KERNEL_SHAPE, new long[] {2, 2}, Ops.DILATIONS, new long[] {2, 2})), "'x'", "dilations"));
+    w.add(wrong("GlobalAveragePool", "rank-2 input", g -> Ops.globalAveragePool(f32(g, "x", 2, 3)), "'x'",
+        "[2, 3]", "rank >= 3"));
+    w.add(wrong("ScatterElements", "indices and updates differ", g -> Ops.scatterElements(f32(g, "data", 6),
+        in(g, "idx", DType.INT64, 3), f32(g, "upd", 4), 0, "add"), "'data'", "'idx'", "'upd'", "[3]", "[4]"));
   }
 
   /** One test per wrong call: it throws at once, naming op, operands, their shapes and this file. */

@@ -1,0 +1,277 @@
+package org.twicing.dsl.eval;
+
+import java.util.Arrays;
+import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Tensor;
+
+/**
+ * Plain-Java float64 kernels for ops that slide a window over the spatial axes of an N-C-spatial... tensor
+ * (any number of spatial axes): convolution, transposed convolution and pooling. Pads are ONNX-ordered: all begins,
+ * then all ends.
+ */
+public final class SpatialKernels {
+  private SpatialKernels() { }
+
+  /** Output spatial size along one axis for a window (floor mode). */
+  public static long outSize(long in, long kernel, long stride, long padBegin, long padEnd, long dilation) {
+    return (in + padBegin + padEnd - (dilation * (kernel - 1) + 1)) / stride + 1;
+  }
+
+  /** Number of elements of a spatial extent. */
+  private static int count(long[] dims) {
+    return Math.toIntExact(Tensor.numel(dims));
+  }
+
+  /** Unflattens a row-major index over {@code dims} into {@code idx}. */
+  private static void unflatten(int flat, long[] dims, long[] idx) {
+    for (int k = dims.length - 1; k >= 0; k--) {
+      idx[k] = flat % dims[k];
+      flat /= dims[k];
+    }
+  }
+
+  /** The flat row-major index of {@code pos} in {@code dims}, or -1 when {@code pos} lies outside. */
+  private static int flatten(long[] pos, long[] dims) {
+    long f = 0;
+    for (int k = 0; k < dims.length; k++) {
+      if (pos[k] < 0 || pos[k] >= dims[k]) {
+        return -1;
+      }
+      f = f * dims[k] + pos[k];
+    }
+    return (int) f;
+  }
+
+  /**
+   * ONNX Conv: {@code x} [N, C, in...], {@code w} [M, C/group, k...], optional {@code bias} [M]; output
+   * [N, M, out...].
+   */
+  public static Tensor conv(Tensor x, Tensor w, Tensor bias, long[] strides, long[] pads, long[] dilations,
+      int group) {
+    long[] xs = x.shape();
+    long[] ws = w.shape();
+    int sp = xs.length - 2;
+    int n = (int) xs[0];
+    int c = (int) xs[1];
+    int m = (int) ws[0];
+    int cg = c / group;
+    int mg = m / group;
+    long[] in = Arrays.copyOfRange(xs, 2, xs.length);
+    long[] k = Arrays.copyOfRange(ws, 2, ws.length);
+    long[] out = new long[sp];
+    for (int i = 0; i < sp; i++) {
+      out[i] = outSize(in[i], k[i], strides[i], pads[i], pads[i + sp], dilations[i]);
+    }
+    int inN = count(in);
+    int outN = count(out);
+    int kN = count(k);
+    double[] y = new double[n * m * outN];
+    double[] xd = x.data();
+    double[] wd = w.data();
+    long[] o = new long[sp];
+    long[] kk = new long[sp];
+    long[] pos = new long[sp];
+    for (int op = 0; op < outN; op++) {
+      unflatten(op, out, o);
+      for (int kp = 0; kp < kN; kp++) {
+        unflatten(kp, k, kk);
+        for (int a = 0; a < sp; a++) {
+          pos[a] = o[a] * strides[a] - pads[a] + kk[a] * dilations[a];
+        }
+        int ip = flatten(pos, in);
+        if (ip < 0) {
+          continue;
+        }
+        for (int b = 0; b < n; b++) {
+          for (int oc = 0; oc < m; oc++) {
+            int gi = oc / mg;
+            double acc = 0;
+            for (int ci = 0; ci < cg; ci++) {
+              acc += xd[(b * c + gi * cg + ci) * inN + ip] * wd[(oc * cg + ci) * kN + kp];
+            }
+            y[(b * m + oc) * outN + op] += acc;
+          }
+        }
+      }
+    }
+    addBias(y, bias, n, m, outN);
+    long[] shape = new long[xs.length];
+    shape[0] = n;
+    shape[1] = m;
+    System.arraycopy(out, 0, shape, 2, sp);
+    return new Tensor(x.dtype(), shape, y).roundedToDType();
+  }
+
+  /**
+   * ONNX ConvTranspose: {@code x} [N, C, in...], {@code w} [C, M/group, k...], optional {@code bias} [M]; output
+   * [N, M, out...] with out = stride (in - 1) + output_padding + dilation (k - 1) + 1 - pad_begin - pad_end.
+   */
+  public static Tensor convTranspose(Tensor x, Tensor w, Tensor bias, long[] strides, long[] pads,
+      long[] dilations, long[] outputPadding, int group) {
+    long[] xs = x.shape();
+    long[] ws = w.shape();
+    int sp = xs.length - 2;
+    int n = (int) xs[0];
+    int c = (int) xs[1];
+    int mg = (int) ws[1];
+    int m = mg * group;
+    int cg = c / group;
+    long[] in = Arrays.copyOfRange(xs, 2, xs.length);
+    long[] k = Arrays.copyOfRange(ws, 2, ws.length);
+    long[] out = new long[sp];
+    for (int i = 0; i < sp; i++) {
+      out[i] = strides[i] * (in[i] - 1) + outputPadding[i] + dilations[i] * (k[i] - 1) + 1 - pads[i] - pads[i + sp];
+    }
+    int inN = count(in);
+    int outN = count(out);
+    int kN = count(k);
+    double[] y = new double[n * m * outN];
+    double[] xd = x.data();
+    double[] wd = w.data();
+    long[] ii = new long[sp];
+    long[] kk = new long[sp];
+    long[] pos = new long[sp];
+    for (int ip = 0; ip < inN; ip++) {
+      unflatten(ip, in, ii);
+      for (int kp = 0; kp < kN; kp++) {
+        unflatten(kp, k, kk);
+        for (int a = 0; a < sp; a++) {
+          pos[a] = ii[a] * strides[a] - pads[a] + kk[a] * dilations[a];
+        }
+        int op = flatten(pos, out);
+        if (op < 0) {
+          continue;
+        }
+        for (int b = 0; b < n; b++) {
+          for (int ci = 0; ci < c; ci++) {
+            double xv = xd[(b * c + ci) * inN + ip];
+            if (xv == 0) {
+              continue;
+            }
+            int gi = ci / cg;
+            for (int oc = 0; oc < mg; oc++) {
+              y[(b * m + gi * mg + oc) * outN + op] += xv * wd[(ci * mg + oc) * kN + kp];
+            }
+          }
+        }
+      }
+    }
+    addBias(y, bias, n, m, outN);
+    long[] shape = new long[xs.length];
+    shape[0] = n;
+    shape[1] = m;
+    System.arraycopy(out, 0, shape, 2, sp);
+    return new Tensor(x.dtype(), shape, y).roundedToDType();
+  }
+
+  private static void addBias(double[] y, Tensor bias, int n, int m, int outN) {
+    if (bias == null) {
+      return;
+    }
+    for (int b = 0; b < n; b++) {
+      for (int oc = 0; oc < m; oc++) {
+        double bv = bias.get(oc);
+        for (int i = 0; i < outN; i++) {
+          y[(b * m + oc) * outN + i] += bv;
+        }
+      }
+    }
+  }
+
+  /** Pooling kinds. */
+  public enum Pool { MAX, AVERAGE }
+
+  /**
+   * Max or average pooling over windows (floor mode) of {@code x} [N, C, in...]. Returns the pooled tensor and, for
+   * max pooling, the int64 indices of the maxima flattened over all of {@code x} (ONNX MaxPool's Indices, row-major,
+   * padding excluded); a tie goes to the first maximum in window scan order. Average pooling divides by the whole
+   * window when {@code countIncludePad}, else by the window's positions inside the input.
+   */
+  public static Tensor[] pool(Tensor x, Pool kind, long[] kernel, long[] strides, long[] pads, long[] dilations,
+      boolean countIncludePad) {
+    long[] xs = x.shape();
+    int sp = xs.length - 2;
+    int nc = (int) (xs[0] * xs[1]);
+    long[] in = Arrays.copyOfRange(xs, 2, xs.length);
+    long[] out = new long[sp];
+    for (int i = 0; i < sp; i++) {
+      out[i] = outSize(in[i], kernel[i], strides[i], pads[i], pads[i + sp], dilations[i]);
+    }
+    int inN = count(in);
+    int outN = count(out);
+    int kN = count(kernel);
+    double[] y = new double[nc * outN];
+    double[] idx = new double[nc * outN];
+    double[] xd = x.data();
+    long[] o = new long[sp];
+    long[] kk = new long[sp];
+    long[] pos = new long[sp];
+    for (int op = 0; op < outN; op++) {
+      unflatten(op, out, o);
+      for (int p = 0; p < nc; p++) {
+        double acc = kind == Pool.MAX ? Double.NEGATIVE_INFINITY : 0;
+        int arg = -1;
+        int inside = 0;
+        for (int kp = 0; kp < kN; kp++) {
+          unflatten(kp, kernel, kk);
+          for (int a = 0; a < sp; a++) {
+            pos[a] = o[a] * strides[a] - pads[a] + kk[a] * dilations[a];
+          }
+          int ip = flatten(pos, in);
+          if (ip < 0) {
+            continue;
+          }
+          inside++;
+          double v = xd[p * inN + ip];
+          if (kind == Pool.MAX) {
+            if (arg < 0 || v > acc) {
+              acc = v;
+              arg = p * inN + ip;
+            }
+          } else {
+            acc += v;
+          }
+        }
+        if (kind == Pool.AVERAGE) {
+          acc /= countIncludePad ? kN : inside;
+        }
+        y[p * outN + op] = acc;
+        idx[p * outN + op] = arg;
+      }
+    }
+    long[] shape = xs.clone();
+    System.arraycopy(out, 0, shape, 2, sp);
+    Tensor pooled = new Tensor(x.dtype(), shape, y).roundedToDType();
+    return new Tensor[] {pooled, new Tensor(DType.INT64, shape, idx)};
+  }
+
+  /**
+   * For average pooling with {@code count_include_pad=0}: how many window positions fall inside the input, per
+   * output position (a tensor of the output's spatial shape).
+   */
+  public static Tensor windowCounts(long[] in, long[] kernel, long[] strides, long[] pads, long[] dilations,
+      DType dtype) {
+    int sp = in.length;
+    long[] out = new long[sp];
+    for (int i = 0; i < sp; i++) {
+      out[i] = outSize(in[i], kernel[i], strides[i], pads[i], pads[i + sp], dilations[i]);
+    }
+    double[] cnt = new double[count(out)];
+    long[] o = new long[sp];
+    long[] kk = new long[sp];
+    long[] pos = new long[sp];
+    for (int op = 0; op < cnt.length; op++) {
+      unflatten(op, out, o);
+      for (int kp = 0; kp < count(kernel); kp++) {
+        unflatten(kp, kernel, kk);
+        for (int a = 0; a < sp; a++) {
+          pos[a] = o[a] * strides[a] - pads[a] + kk[a] * dilations[a];
+        }
+        if (flatten(pos, in) >= 0) {
+          cnt[op]++;
+        }
+      }
+    }
+    return new Tensor(dtype, out, cnt);
+  }
+}
