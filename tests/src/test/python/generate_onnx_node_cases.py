@@ -13,7 +13,12 @@ in that it survives case modules that no longer run under the installed numpy:
 
 Each case folder also gets tolerance.json with the rtol/atol the onnx backend runner would use for it.
 
-Usage: /usr/bin/python3 generate_onnx_node_cases.py --out DIR [--op-type OP]
+With --upgrade-to-opset N, a case whose model imports an older default-domain opset (ONNX writes each case at its
+op's since_version, often 7 to 12) has its model converted to opset N by ONNX's own onnx.version_converter; the
+original is kept as original_model.onnx and adaptation.txt says what was done, so the conformance report can say
+it too. The test data are untouched (the converter preserves semantics). Cases it cannot convert stay as they are.
+
+Usage: /usr/bin/python3 generate_onnx_node_cases.py --out DIR [--op-type OP] [--upgrade-to-opset N]
 The last line printed is `generated G cases from D definitions, P problems (onnx X, numpy Y)` (also written
 to DIR/generation.txt with every problem); exit status 1 when nothing at
 all could be generated (a missing onnx package included).
@@ -41,6 +46,7 @@ import onnx  # noqa: E402  (after the shim: onnx.mapping reads np.object at impo
 from onnx import numpy_helper  # noqa: E402
 import onnx.backend.test.case.base as case_base  # noqa: E402
 import onnx.backend.test.case.node as node_cases  # noqa: E402
+from onnx import version_converter  # noqa: E402
 
 FAILED_EXPORTS = []
 
@@ -90,15 +96,42 @@ def _proto(value, type_proto, name):
     return numpy_helper.from_array(value, name).SerializeToString()
 
 
-def write_case(case, out_dir):
+def default_opset(model):
+    """The default-domain opset the model imports, or None."""
+    versions = [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")]
+    return max(versions) if versions else None
+
+
+def upgraded(model, target):
+    """(model converted to opset `target` by onnx.version_converter, note) or (None, reason it was not)."""
+    opset = default_opset(model)
+    if opset is None or opset >= target:
+        return None, None
+    try:
+        converted = version_converter.convert_version(model, target)
+        onnx.checker.check_model(converted)
+    except Exception as e:  # noqa: BLE001
+        return None, f"opset {opset} kept: onnx.version_converter could not convert it to {target}: " \
+            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    return converted, f"model converted from opset {opset} to {target} by onnx.version_converter"
+
+
+def write_case(case, out_dir, upgrade_to=None):
     """Writes one case folder (model, data sets, tolerances); a failure leaves no partial folder behind."""
     final = os.path.join(out_dir, case.name)
     tmp = final + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     graph = case.model.graph
+    model, note = upgraded(case.model, upgrade_to) if upgrade_to else (None, None)
     with open(os.path.join(tmp, "model.onnx"), "wb") as f:
-        f.write(case.model.SerializeToString())
+        f.write((model or case.model).SerializeToString())
+    if model is not None:
+        with open(os.path.join(tmp, "original_model.onnx"), "wb") as f:
+            f.write(case.model.SerializeToString())
+    if note:
+        with open(os.path.join(tmp, "adaptation.txt"), "w") as f:
+            f.write(note + "\n")
     for i, (inputs, outputs) in enumerate(case.data_sets):
         ds = os.path.join(tmp, f"test_data_set_{i}")
         os.makedirs(ds)
@@ -118,6 +151,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="folder to write the case folders into (created)")
     parser.add_argument("--op-type", default=None, help="only cases whose tested node has this op type")
+    parser.add_argument("--upgrade-to-opset", type=int, default=None, metavar="N",
+                        help="convert models of older opsets to opset N with onnx.version_converter")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     cases = collect(args.op_type)
@@ -129,12 +164,13 @@ def main():
             FAILED_EXPORTS.append((case.name, "defined twice by onnx; the later definition overwrote the earlier"))
         seen.add(case.name)
         try:
-            write_case(case, args.out)
+            write_case(case, args.out, args.upgrade_to_opset)
             written += 1
         except Exception as e:  # noqa: BLE001
             FAILED_EXPORTS.append((case.name, f"could not write: {type(e).__name__}: {e}".splitlines()[0]))
             traceback.print_exc(file=sys.stderr)
-    lines = [f"not generated: {where}: {why}" for where, why in FAILED_EXPORTS]
+    lines = ["command: " + " ".join(["/usr/bin/python3"] + sys.argv)]
+    lines += [f"not generated: {where}: {why}" for where, why in FAILED_EXPORTS]
     lines.append(f"generated {len(seen)} cases from {len(cases)} definitions, {len(FAILED_EXPORTS)} problems "
                  f"(onnx {onnx.__version__}, numpy {np.__version__})")
     # The log goes next to the cases too, so the conformance report can list what was not generated.

@@ -91,19 +91,25 @@ public final class ConformanceCommand implements Callable<Integer> {
 
   private void writeReport(ConformanceReport rep) {
     List<String> commands = new ArrayList<>();
-    commands.add("/usr/bin/python3 tests/src/test/python/generate_onnx_node_cases.py --out " + cases);
-    StringBuilder cmd = new StringBuilder("./twicing conformance --cases ").append(cases);
-    if (!ops.isEmpty()) {
-      cmd.append(" --ops ").append(String.join(",", ops));
-    }
-    cmd.append(" --report ").append(report);
-    commands.add(cmd.toString());
     String generation = "";
     Path log = cases.resolve(GENERATION_LOG);
     try {
       if (Files.isRegularFile(log)) {
         generation = Files.readString(log, StandardCharsets.UTF_8);
       }
+    } catch (IOException e) {
+      throw new CliException(log + ": " + CliException.describe(e), e);
+    }
+    // The generator records its own command line; without one, show the plain generation command.
+    commands.add(generation.lines().filter(l -> l.startsWith("command: ")).map(l -> l.substring(9)).findFirst()
+        .orElse("/usr/bin/python3 tests/src/test/python/generate_onnx_node_cases.py --out " + cases));
+    StringBuilder cmd = new StringBuilder("./twicing conformance --cases ").append(cases);
+    if (!ops.isEmpty()) {
+      cmd.append(" --ops ").append(String.join(",", ops));
+    }
+    cmd.append(" --report ").append(report);
+    commands.add(cmd.toString());
+    try {
       byte[] md = rep.markdown(commands, generation).getBytes(StandardCharsets.UTF_8);
       AtomicFile.write(report, ch -> ch.write(ByteBuffer.wrap(md)));
     } catch (IOException e) {

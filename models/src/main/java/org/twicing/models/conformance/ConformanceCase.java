@@ -20,8 +20,10 @@ import java.util.stream.Stream;
  * @param dir the case folder
  * @param rtol relative tolerance, as in {@code numpy.testing.assert_allclose}
  * @param atol absolute tolerance, as in {@code numpy.testing.assert_allclose}
+ * @param adaptation what the generator changed in the case (its {@code adaptation.txt}, e.g. a model converted
+ *     to a newer opset by onnx.version_converter), or empty
  */
-public record ConformanceCase(String name, Path dir, double rtol, double atol) {
+public record ConformanceCase(String name, Path dir, double rtol, double atol, String adaptation) {
   /** The tolerance ONNX's backend runner uses for node cases that name none: {@code rtol=1e-3}. */
   public static final double DEFAULT_RTOL = 1e-3;
   /** The tolerance ONNX's backend runner uses for node cases that name none: {@code atol=1e-7}. */
@@ -49,7 +51,8 @@ public record ConformanceCase(String name, Path dir, double rtol, double atol) {
   /**
    * Every case folder under {@code root} (the root itself, its children, or its grandchildren, so both a folder
    * of cases and ONNX's {@code data/} layout with {@code node/} inside work), sorted by name. Tolerances come
-   * from the case's {@code tolerance.json} when the generator wrote one, else ONNX's defaults.
+   * from the case's {@code tolerance.json} when the generator wrote one, else ONNX's defaults; the adaptation
+   * from its {@code adaptation.txt}.
    */
   public static List<ConformanceCase> discover(Path root) throws IOException {
     if (!Files.isDirectory(root)) {
@@ -86,7 +89,10 @@ public record ConformanceCase(String name, Path dir, double rtol, double atol) {
         }
       }
     }
-    return new ConformanceCase(dir.getFileName().toString(), dir, rtol, atol);
+    Path adapted = dir.resolve("adaptation.txt");
+    String adaptation = Files.isRegularFile(adapted)
+        ? Files.readString(adapted, StandardCharsets.UTF_8).strip().replace('\n', ' ') : "";
+    return new ConformanceCase(dir.getFileName().toString(), dir, rtol, atol, adaptation);
   }
 
   /** The integer after {@code prefix} in {@code s} (for ordering input_10 after input_9). */

@@ -84,12 +84,21 @@ public final class ConformanceRunner {
         if (!selected.test(op)) {
           continue;
         }
-        r = run(c, m, op);
+        r = withAdaptation(run(c, m, op), c.adaptation());
       }
       out.add(r);
       progress.accept(r);
     }
     return out;
+  }
+
+  /** {@code r} with the generator's adaptation of its case added to a pass's note or a failure's detail. */
+  private static CaseResult withAdaptation(CaseResult r, String adaptation) {
+    if (adaptation.isEmpty() || r.status() == CaseResult.Status.UNSUPPORTED) {
+      return r;
+    }
+    String detail = r.detail().isEmpty() ? adaptation : adaptation + "; " + r.detail();
+    return new CaseResult(r.caseName(), r.op(), r.status(), r.stage(), detail);
   }
 
   /** Runs one case whose model is already parsed; {@code op} is the op it tests (for the result). */

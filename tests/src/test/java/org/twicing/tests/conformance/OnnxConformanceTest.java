@@ -89,7 +89,8 @@ class OnnxConformanceTest {
   /** Runs the generator into {@code dir}; returns how many cases it wrote, failing when it could not run. */
   private static int generate(Path dir) throws IOException, InterruptedException {
     assertTrue(Files.isRegularFile(GENERATOR), "generator missing: " + GENERATOR.toAbsolutePath());
-    Process p = new ProcessBuilder(PYTHON, GENERATOR.toString(), "--out", dir.toString())
+    Process p = new ProcessBuilder(PYTHON, GENERATOR.toString(), "--out", dir.toString(), "--upgrade-to-opset",
+        "13")
         .redirectErrorStream(true).start();
     String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     if (!p.waitFor(300, TimeUnit.SECONDS)) {
