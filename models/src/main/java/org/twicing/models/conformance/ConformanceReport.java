@@ -57,8 +57,12 @@ public final class ConformanceReport {
         .append("reference evaluator reproduces every expected output, and the model re-emitted by our ")
         .append("`OnnxEmitter` reproduces them again in ONNX Runtime, both at ONNX's backend-runner tolerances ")
         .append("(`numpy.testing.assert_allclose`, rtol 1e-3, atol 1e-7, unless the case names others). ")
-        .append("A case is unsupported when it needs an op, element type, value kind or attribute form we do ")
-        .append("not claim; each is listed below with its reason.\n\n");
+        .append("A case is unsupported, and listed below with its reason, when it needs what we do not ")
+        .append("claim: an input or output that is not a dense tensor of float32, float64, float16, bfloat16, ")
+        .append("int64, int32 or bool; an op outside our registry; an opset or attribute form the importer or ")
+        .append("an op's shape rule refuses with a message before anything runs; or a kernel ONNX Runtime lacks. ")
+        .append("Everything else counts as a failure: a value outside the tolerance at either stage, or any ")
+        .append("exception once the model was accepted.\n\n");
     md.append("This file is generated; regenerate it with:\n\n```sh\n");
     commands.forEach(c -> md.append(c).append('\n'));
     md.append("```\n\n");

@@ -128,7 +128,11 @@ public final class ConformanceRunner {
       graph = imported.graph();
       opset = imported.opset();
     } catch (RuntimeException e) {
-      List<String> unclaimed = CaseModel.unclaimedOps(model);
+      // The importer's own list of ops it lacks, else the ops outside our registry.
+      List<String> unclaimed = e instanceof UnsupportedModelException u && !u.unsupportedOps().isEmpty()
+          ? u.unsupportedOps().stream().map(o -> o.domain().isEmpty() ? o.opType() : o.domain() + ":" + o.opType())
+              .distinct().sorted().toList()
+          : CaseModel.unclaimedOps(model);
       if (!unclaimed.isEmpty()) {
         return CaseResult.unsupported(name, op, Stage.IMPORT, "op" + (unclaimed.size() > 1 ? "s " : " ")
             + String.join(", ", unclaimed) + " not claimed");
