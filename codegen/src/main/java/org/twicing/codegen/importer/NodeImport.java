@@ -15,6 +15,8 @@ import org.twicing.dsl.ir.GraphBuilder;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.ops.OpDef;
 import org.twicing.dsl.ops.Ops;
+import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Tensor;
 
 /**
@@ -175,9 +177,57 @@ final class NodeImport {
     }
   }
 
-  /** Builds {@code op} on {@code inputs} as this node: our node and its outputs take the ONNX names. */
+  /**
+   * Builds {@code op} on {@code inputs} as this node: our node and its outputs take the ONNX names. Integer
+   * arithmetic on values known at build time (exporters compute head sizes as {@code Div(Gather(Shape(x)), h)})
+   * is folded into constants here, so the shapes it describes stay static for the ops and gradients downstream.
+   */
   List<Value> emit(OpDef op, List<Value> inputs, Attributes attributes) {
+    List<Tensor> known = knownIntegers(op, inputs);
+    if (known != null) {
+      List<Tensor> folded = op.evaluate(known, attributes);
+      if (folded.stream().allMatch(t -> t.size() <= FOLD_LIMIT)) {
+        List<Value> out = new ArrayList<>();
+        for (int i = 0; i < folded.size(); i++) {
+          String name = i < proto.getOutputCount() ? proto.getOutput(i) : "";
+          out.add(graph.applyNamed(Ops.byOnnxType("Constant"), folded.size() == 1 ? nodeName : nodeName + ":" + i,
+              List.of(), Attributes.of(Ops.VALUE, folded.get(i)), java.util.Collections.singletonList(name))
+              .get(0));
+        }
+        return out;
+      }
+    }
     return graph.applyNamed(op, nodeName, inputs, attributes, proto.getOutputList());
+  }
+
+  /** Folded constants above this many elements are not made, to keep models small. */
+  private static final int FOLD_LIMIT = 1 << 16;
+
+  /** The values of {@code inputs} when every one is an integer or bool known at build time, else null. */
+  private static List<Tensor> knownIntegers(OpDef op, List<Value> inputs) {
+    if (op.isRandom() || inputs.isEmpty() || op.onnxType().equals("Constant")) {
+      return null;
+    }
+    List<Tensor> out = new ArrayList<>();
+    for (Value v : inputs) {
+      if (v == null) {
+        out.add(null);
+        continue;
+      }
+      if (v.dtype().isFloating()) {
+        return null;
+      }
+      if (v.constant() != null) {
+        out.add(v.constant());
+      } else if (v.shapeValue() != null && v.dtype() == DType.INT64 && v.shape().isFixed()
+          && v.shapeValue().stream().allMatch(Dim::isFixed)) {
+        double[] d = v.shapeValue().stream().mapToDouble(Dim::size).toArray();
+        out.add(new Tensor(DType.INT64, v.shape().sizes(), d));
+      } else {
+        return null;
+      }
+    }
+    return out;
   }
 
   /** Builds {@code op} as this node, producing only its first output (the ONNX node's others must be unused). */

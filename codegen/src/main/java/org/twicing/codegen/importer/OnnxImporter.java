@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.twicing.codegen.onnx.OnnxProtos.GraphProto;
+import org.twicing.codegen.passes.GraphPasses;
 import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
 import org.twicing.codegen.onnx.OnnxProtos.NodeProto;
 import org.twicing.codegen.onnx.OnnxProtos.OperatorSetIdProto;
@@ -235,7 +236,8 @@ public final class OnnxImporter {
         }
         g.output(o.getName(), v);
       }
-      return g.build();
+      // Folding shape arithmetic and moving axes to their form leave constants nothing reads.
+      return GraphPasses.eliminateDeadCode(g.build());
     }
 
     private TensorType type(ValueInfoProto in) {

@@ -64,7 +64,8 @@ final class OpImports {
 
   /**
    * For each op type, the input positions that must be known when the graph is built (shapes, axes, sizes,
-   * ratios): initializers read there become constants, never trainable parameters.
+   * ratios) or that hold statistics rather than weights: initializers read there become constants, never
+   * trainable parameters.
    */
   private static final Map<String, Set<Integer>> CONSTANT_INPUTS = Map.ofEntries(
       Map.entry("Reshape", Set.of(1)), Map.entry("Expand", Set.of(1)), Map.entry("Slice", Set.of(1, 2, 3, 4)),
@@ -73,7 +74,9 @@ final class OpImports {
       Map.entry("Range", Set.of(0, 1, 2)), Map.entry("ConstantOfShape", Set.of(0)),
       Map.entry("OneHot", Set.of(1, 2)), Map.entry("Trilu", Set.of(1)), Map.entry("Tile", Set.of(1)),
       Map.entry("Resize", Set.of(1, 2, 3)), Map.entry("TopK", Set.of(1)), Map.entry("CumSum", Set.of(1)),
-      Map.entry("Reduce", Set.of(1)));
+      Map.entry("Reduce", Set.of(1)),
+      // Running mean and variance are statistics, not parameters: gradient descent must not move them.
+      Map.entry("BatchNormalization", Set.of(3, 4)));
 
   /** Whether ops of type {@code opType} (default domain) can be imported. */
   static boolean supports(String opType) {

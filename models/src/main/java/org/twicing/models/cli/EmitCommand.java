@@ -5,23 +5,26 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.twicing.codegen.emit.EmitOptions;
+import org.twicing.codegen.importer.ForeignModel;
 import org.twicing.codegen.emit.ModelArtifacts;
 import org.twicing.codegen.emit.ModelWriter;
 import org.twicing.codegen.inspect.ModelSummary;
 import org.twicing.dsl.nn.StateDict;
 import org.twicing.dsl.nn.TaskModel;
+import org.twicing.models.training.ForeignModelSpec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code twicing emit}: writes a preset's model.onnx, grads.onnx and train_step.onnx. */
+/** {@code twicing emit}: writes a preset's (or an imported model's) model.onnx, grads.onnx and train_step.onnx. */
 @Command(
     name = "emit",
     mixinStandardHelpOptions = true,
     versionProvider = TwicingVersion.class,
-    description = {"Compile a model preset to ONNX: model.onnx, grads.onnx, train_step.onnx (and decode.onnx).", "",
+    description = {"Compile a model preset, or an ONNX model exported by another tool (--onnx), to ONNX: model.onnx, "
+        + "grads.onnx, train_step.onnx (and decode.onnx).", "",
         "model.onnx maps the input (pixels or tokens) to logits and carries the training step in its ONNX "
         + "training_info; grads.onnx gives the loss and every gradient; train_step.onnx is one optimizer step; "
         + "language models also get decode.onnx, incremental decoding with exact twicing caches. "
@@ -35,6 +38,9 @@ public final class EmitCommand implements Callable<Integer> {
 
   @Mixin
   TrainingOptions trainingOptions;
+
+  @Mixin
+  ForeignModelOptions foreign;
 
   @Option(names = "--out", required = true, paramLabel = "DIR", description = "Directory to write the files to.")
   Path out;
@@ -52,7 +58,7 @@ public final class EmitCommand implements Callable<Integer> {
   /** Builds the preset and writes its artifacts. */
   @Override
   public Integer call() {
-    TaskModel model = modelOptions.build();
+    TaskModel model = model();
     StateDict weights = modelOptions.weights(model);
     EmitOptions options;
     try {
@@ -69,8 +75,14 @@ public final class EmitCommand implements Callable<Integer> {
       } else {
         ModelArtifacts.writeAll(model, weights, trainingOptions.spec(modelOptions.seed), out, options, threshold);
       }
-      pw.printf("%s: %,d parameters, attention %s%n", model.name(), model.parameterCount(),
-          model.attentionKinds().stream().map(k -> k.name()).toList());
+      if (model instanceof ForeignModel f) {
+        pw.printf("%s: %,d trainable parameters in %d initializers (%d frozen), logits '%s' %s%n", model.name(),
+            model.parameterCount(), model.parameters().size(), f.frozen().size(), f.logitsOutput(),
+            f.graph().outputs().get(f.logitsOutput()).type());
+      } else {
+        pw.printf("%s: %,d parameters, attention %s%n", model.name(), model.parameterCount(),
+            model.attentionKinds().stream().map(k -> k.name()).toList());
+      }
       for (String f : inferenceOnly ? new String[] {ModelArtifacts.MODEL}
           : new String[] {ModelArtifacts.MODEL, ModelArtifacts.GRADS, ModelArtifacts.TRAIN_STEP,
               ModelArtifacts.DECODE}) {
@@ -87,5 +99,24 @@ public final class EmitCommand implements Callable<Integer> {
     }
     pw.flush();
     return 0;
+  }
+
+  /** The preset, or the imported model of {@code --onnx} (preset options do not apply to it). */
+  private TaskModel model() {
+    ForeignModelSpec f = foreign.spec();
+    if (f == null) {
+      return modelOptions.build();
+    }
+    for (String presetOnly : new String[] {"--model", "--attention", "--twicing-layers", "--vocab", "--dropout"}) {
+      if (spec.commandLine().getParseResult().hasMatchedOption(presetOnly)) {
+        throw new CliException(presetOnly + " applies to presets, not to --onnx models", null,
+            TwicingCli.EXIT_USAGE);
+      }
+    }
+    try {
+      return f.load();
+    } catch (RuntimeException e) {
+      throw new CliException(CliException.describe(e), e);
+    }
   }
 }

@@ -12,10 +12,12 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
+import org.twicing.codegen.importer.ForeignModel;
 import org.twicing.dsl.nn.AttentionKind;
 import org.twicing.dsl.nn.TaskModel;
 import org.twicing.models.data.TextData;
 import org.twicing.models.training.Evaluation;
+import org.twicing.models.training.ForeignModelSpec;
 import org.twicing.models.training.RunSettings;
 import org.twicing.models.training.TrainingData;
 import org.twicing.runtime.SessionOptionsSpec;
@@ -29,13 +31,17 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code twicing train}: trains a zoo preset with its ONNX training-step graph in ONNX Runtime. */
+/**
+ * {@code twicing train}: trains a zoo preset, or an ONNX model exported by another tool ({@code --onnx}), with its
+ * ONNX training-step graph in ONNX Runtime.
+ */
 @Command(
     name = "train",
     mixinStandardHelpOptions = true,
     versionProvider = TwicingVersion.class,
     sortOptions = false,
-    description = {"Train a model preset on Fashion-MNIST or byte-level text.", "",
+    description = {"Train a model preset (or an ONNX model exported by another tool, --onnx) on Fashion-MNIST or "
+        + "byte-level text.", "",
         "Builds the model's train_step graph (standard ONNX ops), runs it in ONNX Runtime with parameters and "
             + "optimizer state kept as ONNX tensors between steps, evaluates every --eval-every steps and at the "
             + "end, and writes RUN/metrics.jsonl, RUN/checkpoint.safetensors (every --checkpoint-every steps and at "
@@ -50,6 +56,9 @@ public final class TrainCommand implements Callable<Integer> {
 
   @picocli.CommandLine.Mixin
   ProviderOptions runOn;
+
+  @picocli.CommandLine.Mixin
+  ForeignModelOptions foreign;
 
   @Option(names = "--model", paramLabel = "PRESET", description = "Model preset: vit-fmnist (default for images), "
       + "lm-tiny (default for text), vit-tiny, lm-paper.")
@@ -169,8 +178,14 @@ public final class TrainCommand implements Callable<Integer> {
     String dataSpec = data != null ? absoluteText(data) : base != null ? base.data() : TrainingData.FASHION_MNIST;
     String dir = dataDir != null ? dataDir.toAbsolutePath().normalize().toString()
         : base != null && data == null ? base.dataDir() : null;
-    String preset = model != null ? model : base != null && data == null ? base.preset()
-        : TrainingData.isText(dataSpec) ? "lm-tiny" : "vit-fmnist";
+    ForeignModelSpec onnx = foreign.spec();
+    if (onnx != null && (model != null || attention != null || twicingLayers != null)) {
+      throw new CliException((model != null ? "--model" : attention != null ? "--attention" : "--twicing-layers")
+          + " applies to presets, not to --onnx models", null, TwicingCli.EXIT_USAGE);
+    }
+    String preset = onnx != null ? onnx.encode() : model != null ? model : base != null && data == null
+        ? base.preset() : TrainingData.isText(dataSpec) ? "lm-tiny" : "vit-fmnist";
+    String shortName = ForeignModelSpec.isSpec(preset) ? ForeignModelSpec.parse(preset).shortName() : preset;
     String att = attention != null ? attention : base != null && model == null ? base.attention() : null;
     String layers = twicingLayers != null ? twicingLayers : base != null && model == null ? base.twicingLayers()
         : null;
@@ -199,7 +214,7 @@ public final class TrainCommand implements Callable<Integer> {
       w.println("note: the cosine schedule now ends at step " + total + " instead of " + base.steps());
     }
     Path runDir = out != null ? out : resume != null ? checkpointFile.toAbsolutePath().getParent()
-        : Path.of("runs", preset + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        : Path.of("runs", shortName + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
     long ev = evalEvery != null ? evalEvery : Math.max(50, (total + 4) / 5);
     long ck = checkpointEvery != null ? checkpointEvery : ev;
     Evaluation evaluation = td.evaluation(m, td.isImages() ? evalBatch : Math.min(evalBatch, 32));
@@ -208,7 +223,7 @@ public final class TrainCommand implements Callable<Integer> {
     TrainerConfig.Builder cfg = TrainerConfig.builder(m).spec(settings.spec()).schedule(settings.lrSchedule())
         .steps(total).seed(s).runDir(runDir).sessionOptions(options).evaluator(evaluation).evalEvery(ev)
         .checkpointEvery(ck).metadata(settings.toMetadata()).out(w)
-        .title(preset + " (" + attentionSummary(m) + ") on " + (td.isImages() ? "Fashion-MNIST" : dataSpec));
+        .title(describe(m) + " on " + (td.isImages() ? "Fashion-MNIST" : dataSpec));
     if (stopAt != null) {
       cfg.stopAt(stopAt);
     }
@@ -219,8 +234,13 @@ public final class TrainCommand implements Callable<Integer> {
       // Check before anything runs: a checkpoint of another model fails here, naming the file and the tensor.
       Checkpoint.read(checkpointFile).requireFits(m, settings.spec());
     }
-    w.printf(Locale.ROOT, "model: %s, %,d parameters, attention %s%n", preset, m.parameterCount(),
-        attentionSummary(m));
+    if (m instanceof ForeignModel f) {
+      w.printf(Locale.ROOT, "model: %s (imported), %,d trainable parameters, %d frozen initializers, logits '%s'%n",
+          m.name(), m.parameterCount(), f.frozen().size(), f.logitsOutput());
+    } else {
+      w.printf(Locale.ROOT, "model: %s, %,d parameters, attention %s%n", preset, m.parameterCount(),
+          attentionSummary(m));
+    }
     long last = stopAt != null ? stopAt : total;
     if (resumedStep >= last) {
       w.printf(Locale.ROOT, "training: the checkpoint is already at step %d of %d; evaluating it%n", resumedStep,
@@ -296,6 +316,10 @@ public final class TrainCommand implements Callable<Integer> {
     long per = source.batchesPerEpoch();
     return per > 0 ? String.format(Locale.ROOT, "%.2f epochs of %d batches", total / (double) per, per)
         : total + " batches";
+  }
+
+  private static String describe(TaskModel m) {
+    return m instanceof ForeignModel ? m.name() + " (imported)" : m.name() + " (" + attentionSummary(m) + ")";
   }
 
   static String attentionSummary(TaskModel m) {

@@ -17,7 +17,7 @@ import org.twicing.runtime.train.LrSchedule;
  * optimisation hyper-parameters. They are stored as {@code twicing.run.*} metadata in the checkpoint and the
  * trained model, so that {@code eval}, {@code predict} and {@code --resume} rebuild exactly the same model.
  *
- * @param preset zoo preset name
+ * @param preset zoo preset name, or an ONNX file as {@link ForeignModelSpec#encode()} writes it
  * @param attention {@code --attention} override, or null
  * @param twicingLayers {@code --twicing-layers} override, or null
  * @param data data spec ({@code fashion-mnist}, {@code text:PATH})
@@ -71,8 +71,11 @@ public record RunSettings(String preset, String attention, String twicingLayers,
     }
   }
 
-  /** The preset with the attention overrides applied. */
+  /** The preset with the attention overrides applied, or the imported model when the run trains an ONNX file. */
   public TaskModel model() {
+    if (ForeignModelSpec.isSpec(preset)) {
+      return ForeignModelSpec.parse(preset).load();
+    }
     PresetOptions o = PresetOptions.defaults();
     if (attention != null) {
       o = o.withAttention(attention);

@@ -3,9 +3,12 @@ package org.twicing.models.training;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Locale;
+import org.twicing.codegen.importer.ForeignModel;
 import org.twicing.dsl.nn.Gpt;
 import org.twicing.dsl.nn.TaskModel;
 import org.twicing.dsl.nn.VisionTransformer;
+import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.TensorType;
 import org.twicing.models.data.FashionMnist;
 import org.twicing.models.data.TextData;
 import org.twicing.runtime.train.BatchSource;
@@ -95,6 +98,10 @@ public final class TrainingData {
 
   /** Fails with a message naming both when {@code model} cannot be trained on this data. */
   public void requireFits(TaskModel model) {
+    if (model instanceof ForeignModel f) {
+      requireFitsForeign(f);
+      return;
+    }
     if (fashion != null) {
       if (!(model instanceof VisionTransformer v) || v.cfg().channels() != 1 || v.cfg().imageSize() != 28) {
         throw new IllegalArgumentException("model '" + model.name() + "' does not take 28x28 grey images; "
@@ -116,8 +123,47 @@ public final class TrainingData {
     }
   }
 
-  /** The model's context length (language models), else 0. */
+  /**
+   * An imported model takes a batch of this data only if its one input has the batch's dtype and shape: float32
+   * [batch, 1, 28, 28] images with at least 10 classes, or int64 [batch, T] tokens with T fixed and logits
+   * [batch, T, V], V at least 256. The batch dimension must be symbolic (evaluation batches vary in size).
+   */
+  private void requireFitsForeign(ForeignModel m) {
+    TensorType in = m.inputType();
+    String what = "model '" + m.name() + "' takes input '" + m.inputName() + "' " + in;
+    long[] want = fashion != null ? new long[] {-1, 1, FashionMnist.SIDE, FashionMnist.SIDE} : new long[] {-1, -1};
+    DType dtype = fashion != null ? DType.FLOAT32 : DType.INT64;
+    String data = fashion != null ? "Fashion-MNIST batches are float32 [batch, 1, 28, 28] images"
+        : "text batches are int64 [batch, T] byte ids";
+    boolean fits = in.dtype() == dtype && in.rank() == want.length && !in.shape().dim(0).isFixed();
+    for (int i = 1; fits && i < want.length; i++) {
+      fits = want[i] < 0 || !in.shape().dim(i).isFixed() || in.shape().dim(i).size() == want[i];
+    }
+    if (!fits) {
+      throw new IllegalArgumentException(what + ", which cannot take this data: " + data
+          + (in.rank() > 0 && in.shape().dim(0).isFixed() ? " (and the batch dimension must be symbolic: export "
+              + "with a dynamic batch axis)" : ""));
+    }
+    if (fashion != null) {
+      if (m.labelsType().rank() != 1 || m.classes() < FashionMnist.NUM_CLASSES) {
+        throw new IllegalArgumentException("model '" + m.name() + "' has logits '" + m.logitsOutput() + "' "
+            + m.graph().outputs().get(m.logitsOutput()).type() + "; Fashion-MNIST needs [batch, C] logits with C >= "
+            + FashionMnist.NUM_CLASSES);
+      }
+    } else {
+      if (m.labelsType().rank() != 2 || m.sequenceLength() <= 0 || m.classes() < TextData.VOCAB_SIZE) {
+        throw new IllegalArgumentException("model '" + m.name() + "' has logits '" + m.logitsOutput() + "' "
+            + m.graph().outputs().get(m.logitsOutput()).type() + "; byte-level text needs [batch, T, V] logits with "
+            + "a fixed T and V >= " + TextData.VOCAB_SIZE);
+      }
+    }
+  }
+
+  /** The model's context length (language models, imported ones with a fixed sequence length), else 0. */
   public static int context(TaskModel model) {
+    if (model instanceof ForeignModel f) {
+      return Math.toIntExact(f.sequenceLength());
+    }
     return model instanceof Gpt g ? Math.toIntExact(g.cfg().context()) : 0;
   }
 

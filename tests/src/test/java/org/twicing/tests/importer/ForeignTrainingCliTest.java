@@ -1,0 +1,184 @@
+package org.twicing.tests.importer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.twicing.codegen.emit.EmitOptions;
+import org.twicing.codegen.emit.ModelArtifacts;
+import org.twicing.codegen.emit.OnnxEmitter;
+import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
+import org.twicing.codegen.onnx.OnnxProtos.ValueInfoProto;
+import org.twicing.dsl.io.Safetensors;
+import org.twicing.dsl.ir.GraphBuilder;
+import org.twicing.dsl.ir.Value;
+import org.twicing.dsl.ops.Ops;
+import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Tensor;
+import org.twicing.dsl.types.TensorType;
+import org.twicing.models.cli.TwicingCli;
+import org.twicing.models.data.FashionMnist;
+import org.twicing.models.data.IdxFile;
+import org.twicing.models.data.LabeledImages;
+import org.twicing.runtime.train.Checkpoint;
+import org.twicing.runtime.train.MetricsLog;
+import org.twicing.tests.support.OnnxChecker;
+
+/**
+ * {@code twicing emit --onnx} and {@code twicing train --onnx} on a Fashion-MNIST MLP exported by PyTorch, in
+ * process: checked artifacts with the file contract, frozen initializers, the refusals that name outputs and
+ * inputs, and a run whose loss falls and whose resume is bit-identical to an uninterrupted run.
+ */
+class ForeignTrainingCliTest {
+  @TempDir
+  static Path tmp;
+
+  static Path fmnist;
+  static Path model;
+
+  record Result(int code, String out, String err) { }
+
+  static Result run(String... args) {
+    picocli.CommandLine cl = TwicingCli.commandLine();
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    cl.setOut(new PrintWriter(out, true));
+    cl.setErr(new PrintWriter(err, true));
+    return new Result(cl.execute(args), out.toString(), err.toString());
+  }
+
+  @BeforeAll
+  static void data() throws IOException {
+    model = TorchExports.onnx("fmnist", 17);
+    FashionMnist bundled = FashionMnist.loadBundledSubset();
+    fmnist = tmp.resolve("fmnist");
+    Files.createDirectories(fmnist);
+    write(bundled.train(), 64, FashionMnist.TRAIN_IMAGES, FashionMnist.TRAIN_LABELS);
+    write(bundled.test(), 32, FashionMnist.TEST_IMAGES, FashionMnist.TEST_LABELS);
+  }
+
+  private static void write(LabeledImages all, int n, String images, String labels) throws IOException {
+    int[] idx = new int[n];
+    for (int i = 0; i < n; i++) {
+      idx[i] = i * (all.size() / n);
+    }
+    LabeledImages sub = all.select(idx, "sub");
+    IdxFile.write(fmnist.resolve(images + ".gz"), IdxFile.IMAGES_MAGIC, new int[] {n, 28, 28}, sub.rawPixels(), true);
+    IdxFile.write(fmnist.resolve(labels + ".gz"), IdxFile.LABELS_MAGIC, new int[] {n}, sub.rawLabels(), true);
+  }
+
+  private static Set<String> inputs(Path file) throws IOException {
+    return ModelProto.parseFrom(Files.readAllBytes(file)).getGraph().getInputList().stream()
+        .map(ValueInfoProto::getName).collect(Collectors.toSet());
+  }
+
+  @Test
+  void emitWritesCheckedArtifactsWithTheFileContractAndFrozenInitializers() throws IOException {
+    Path out = tmp.resolve("emitted");
+    Result r = run("emit", "--onnx", model.toString(), "--optimizer", "sgd", "--weight-decay", "0.01", "--frozen",
+        "^fc1\\.", "--out", out.toString());
+    assertEquals(0, r.code(), r.out() + r.err());
+    assertTrue(r.out().contains("330 trainable parameters in 2 initializers (2 frozen), logits 'logits'"),
+        r.out());
+    for (String f : List.of(ModelArtifacts.MODEL, ModelArtifacts.GRADS, ModelArtifacts.TRAIN_STEP)) {
+      OnnxChecker.check(Files.readAllBytes(out.resolve(f)));
+    }
+    Set<String> step = inputs(out.resolve(ModelArtifacts.TRAIN_STEP));
+    assertEquals(Set.of("pixels", "labels", "lr", "step", "fc2.weight", "fc2.bias", "fc2.weight.momentum",
+        "fc2.bias.momentum"), step);
+    ModelProto grads = ModelProto.parseFrom(Files.readAllBytes(out.resolve(ModelArtifacts.GRADS)));
+    assertEquals(List.of("loss", "fc2.weight.grad", "fc2.bias.grad", "pixels.grad"),
+        grads.getGraph().getOutputList().stream().map(ValueInfoProto::getName).toList());
+    ModelProto inference = ModelProto.parseFrom(Files.readAllBytes(out.resolve(ModelArtifacts.MODEL)));
+    assertEquals(List.of("logits"), inference.getGraph().getOutputList().stream().map(ValueInfoProto::getName)
+        .toList());
+    assertEquals(1, inference.getTrainingInfoCount(), "the training step rides in model.onnx's training_info");
+  }
+
+  @Test
+  void modelsWithTwoFloatOutputsNeedLogitsAndABadNameListsTheOutputs() throws IOException {
+    GraphBuilder g = new GraphBuilder("two");
+    Value x = g.input("x", TensorType.of(DType.FLOAT32, "batch", 3));
+    Value w = g.parameter("w", Tensor.full(DType.FLOAT32, 0.5, 3, 4));
+    g.output("scores", Ops.matmul(x, w));
+    g.output("features", Ops.relu(x));
+    Path two = tmp.resolve("two.onnx");
+    Files.write(two, OnnxEmitter.emit(g.build(), EmitOptions.defaults()).toByteArray());
+    Result refused = run("emit", "--onnx", two.toString(), "--out", tmp.resolve("two").toString());
+    assertEquals(TwicingCli.EXIT_FAILURE, refused.code(), refused.out());
+    assertEquals(1, refused.err().strip().lines().count(), refused.err());
+    assertTrue(refused.err().contains("2 float outputs") && refused.err().contains("scores")
+        && refused.err().contains("features") && refused.err().contains("--logits"), refused.err());
+    Result bad = run("emit", "--onnx", two.toString(), "--logits", "probs", "--out", tmp.resolve("two").toString());
+    assertTrue(bad.err().contains("'probs'") && bad.err().contains("scores float32[batch, 4]")
+        && bad.err().contains("features float32[batch, 3]"), bad.err());
+    Result ok = run("emit", "--onnx", two.toString(), "--logits", "scores", "--out", tmp.resolve("two").toString());
+    assertEquals(0, ok.code(), ok.err());
+    Result noOnnx = run("emit", "--logits", "scores", "--out", tmp.resolve("two").toString());
+    assertEquals(TwicingCli.EXIT_USAGE, noOnnx.code());
+    assertTrue(noOnnx.err().contains("--logits applies only with --onnx"), noOnnx.err());
+  }
+
+  @Test
+  void trainingFallsAndResumesBitIdentically() throws IOException {
+    String[] common = {"--onnx", model.toString(), "--data-dir", fmnist.toString(), "--steps", "12", "--batch",
+        "16", "--lr", "1e-2", "--schedule", "constant", "--warmup", "0", "--eval-every", "0", "--threads", "1"};
+    Path whole = tmp.resolve("whole");
+    Result r = run(concat(new String[] {"train"}, common, new String[] {"--out", whole.toString()}));
+    assertEquals(0, r.code(), r.out() + r.err());
+    assertTrue(r.out().contains("model: fmnist_op17.onnx (imported), 25,450 trainable parameters"), r.out());
+    List<Map<String, Double>> metrics = MetricsLog.read(whole.resolve(MetricsLog.FILE_NAME));
+    double first = (metrics.get(0).get("loss") + metrics.get(1).get("loss") + metrics.get(2).get("loss")) / 3;
+    double last = (metrics.get(9).get("loss") + metrics.get(10).get("loss") + metrics.get(11).get("loss")) / 3;
+    assertTrue(last < 0.8 * first, "loss should fall: first three steps " + first + ", last three " + last);
+
+    Path split = tmp.resolve("split");
+    Result a = run(concat(new String[] {"train"}, common, new String[] {"--stop-at", "5", "--out",
+        split.toString()}));
+    assertEquals(0, a.code(), a.out() + a.err());
+    assertEquals(5, Checkpoint.read(split.resolve(Checkpoint.FILE_NAME)).step());
+    Result b = run("train", "--resume", split.toString(), "--threads", "1");
+    assertEquals(0, b.code(), b.out() + b.err());
+    assertTrue(b.out().contains("training: steps 6..12 of 12"), b.out());
+    Map<String, Tensor> x = Safetensors.read(whole.resolve(Checkpoint.FILE_NAME)).tensors();
+    Map<String, Tensor> y = Safetensors.read(split.resolve(Checkpoint.FILE_NAME)).tensors();
+    assertEquals(x.keySet(), y.keySet());
+    assertTrue(x.containsKey("fc1.weight") && x.containsKey("fc1.weight.exp_avg"), x.keySet().toString());
+    for (String k : x.keySet()) {
+      assertArrayEquals(x.get(k).data(), y.get(k).data(), 0.0, "resumed " + k + " differs from the whole run");
+    }
+
+    Result e = run("eval", "--run", whole.toString(), "--data-dir", fmnist.toString());
+    assertEquals(0, e.code(), e.out() + e.err());
+    assertTrue(e.out().contains("accuracy"), e.out());
+  }
+
+  @Test
+  void anImageModelGivenTextIsRefusedNamingItsInput() throws IOException {
+    Path text = tmp.resolve("corpus.txt");
+    Files.writeString(text, "twicing attention smooths the residual once more.\n".repeat(40));
+    Result r = run("train", "--onnx", model.toString(), "--data", "text:" + text, "--steps", "1", "--out",
+        tmp.resolve("wrong").toString());
+    assertEquals(TwicingCli.EXIT_FAILURE, r.code(), r.out());
+    assertTrue(r.err().contains("input 'pixels' float32[batch, 1, 28, 28]")
+        && r.err().contains("text batches are int64 [batch, T]"), r.err());
+    assertFalse(Files.exists(tmp.resolve("wrong").resolve(Checkpoint.FILE_NAME)));
+  }
+
+  private static String[] concat(String[]... parts) {
+    return java.util.Arrays.stream(parts).flatMap(java.util.Arrays::stream).toArray(String[]::new);
+  }
+}
