@@ -31,9 +31,14 @@ public final class FlopCounter {
           total += numel(n.output(0).shape(), bindings) * k;
         }
         case "Conv" -> {
+          // Each output sums over W's C/group channels and kernel positions, for any number of spatial axes.
           Shape w = n.input(1).shape();
-          long perOutput = size(w.dim(1), bindings) * size(w.dim(2), bindings) * size(w.dim(3), bindings);
-          total += numel(n.output(0).shape(), bindings) * perOutput;
+          total += numel(n.output(0).shape(), bindings) * numel(w.slice(1, w.rank()), bindings);
+        }
+        case "ConvTranspose" -> {
+          // Each input element is multiplied into M/group channels times the kernel positions.
+          Shape w = n.input(1).shape();
+          total += numel(n.input(0).shape(), bindings) * numel(w.slice(1, w.rank()), bindings);
         }
         default -> { }
       }

@@ -137,7 +137,8 @@ public final class OnnxEmitter {
 
   /**
    * Inlines the decomposition {@code sub} of node {@code n}: its inputs are the node's present inputs, its outputs
-   * the node's outputs, and its other values are named {@code <node>/<value>} so they cannot clash.
+   * the node's outputs, and its other values and nodes are named {@code <node>/lowered/<name>}, apart from the
+   * builder's own names.
    */
   private static void inline(Node n, Graph sub, EmitOptions options, GraphProto.Builder g,
       java.util.function.Function<Value, String> names, String outerPrefix) {
@@ -152,7 +153,7 @@ public final class OnnxEmitter {
     for (Value out : sub.outputs().values()) {
       rename.put(out, names.apply(n.output(o++)));
     }
-    String prefix = outerPrefix + n.name() + "/";
+    String prefix = outerPrefix + n.name() + "/lowered/";
     java.util.function.Function<Value, String> inner = v -> rename.computeIfAbsent(v, x -> prefix + x.name());
     for (Node m : sub.nodes()) {
       node(m, options, g, inner, prefix);

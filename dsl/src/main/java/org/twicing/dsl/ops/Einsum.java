@@ -19,7 +19,8 @@ import org.twicing.dsl.types.TensorType;
 
 /**
  * Einsum over explicit subscripts ({@code "bij,bjk->bik"}), implicit output ({@code "ij,jk"}) and an ellipsis
- * ({@code "...ij,...jk->...ik"}) whose dims broadcast. Each label may appear once per operand (no diagonals).
+ * ({@code "...ij,...jk->...ik"}) standing for the same number of dims in every operand (as ONNX requires), whose
+ * size-1 dims broadcast. Each label may appear once per operand (no diagonals).
  * The gradient of operand i is the Einsum of the upstream gradient with the other operands, to operand i's labels.
  */
 final class Einsum {
@@ -71,6 +72,7 @@ final class Einsum {
           + " operands were given");
     }
     int ell = 0;
+    int ellFrom = -1;
     List<int[]> ops = new ArrayList<>();
     List<String> letters = new ArrayList<>();
     for (int i = 0; i < terms.length; i++) {
@@ -92,7 +94,15 @@ final class Einsum {
               + "\": diagonals are not supported");
         }
       }
-      ell = Math.max(ell, hasEll ? e : 0);
+      if (hasEll && ellFrom >= 0 && e != ell) {
+        // ONNX's Einsum shape inference requires every ellipsis to stand for the same number of dims.
+        throw err.apply("the ellipsis stands for " + ell + " dims in operand " + ellFrom + " but " + e
+            + " in operand " + i + " of \"" + equation + "\"; ONNX requires the same number in every operand");
+      }
+      if (hasEll && ellFrom < 0) {
+        ell = e;
+        ellFrom = i;
+      }
       letters.add(t);
     }
     for (int i = 0; i < terms.length; i++) {

@@ -55,8 +55,7 @@ public abstract class OpDef {
    * small graph over the node's present inputs (graph inputs in the node's input order, omitted optional inputs
    * left out) whose outputs, in order, replace the node's outputs; the emitter inlines it (recursively, so its
    * nodes get the same per-opset treatment). Null (the default) means the node is emitted as its own ONNX op.
-   * Used for ops newer than the target opset (Gelu before opset 20) and for modes ONNX Runtime's standard builds
-   * do not run (training-mode BatchNormalization).
+   * Used for ops newer than the target opset (Gelu before opset 20).
    */
   public org.twicing.dsl.ir.Graph decompose(org.twicing.dsl.ir.Node node, int opset) {
     return null;

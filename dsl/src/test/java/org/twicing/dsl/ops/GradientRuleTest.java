@@ -315,8 +315,10 @@ class GradientRuleTest {
         c.x("b", 2, 4, 5)))));
     cs.add(new Case("Einsum bhid,bhjd->bhij", "Einsum", c -> c.y(Ops.einsum("bhid,bhjd->bhij",
         c.x("q", 2, 2, 3, 4), c.x("k", 2, 2, 5, 4)))));
-    cs.add(new Case("Einsum ...ij,...jk->...ik with unequal ellipsis ranks", "Einsum", c -> c.y(Ops.einsum(
-        "...ij,...jk->...ik", c.x("a", 2, 3, 4), c.x("b", 4, 5)))));
+    cs.add(new Case("Einsum ...ij,...jk->...ik", "Einsum", c -> c.y(Ops.einsum("...ij,...jk->...ik",
+        c.x("a", 2, 2, 3, 4), c.x("b", 2, 2, 4, 5)))));
+    cs.add(new Case("Einsum ellipsis on one operand only: ...ij,jk->...ik", "Einsum", c -> c.y(Ops.einsum(
+        "...ij,jk->...ik", c.x("a", 2, 3, 4), c.x("b", 4, 5)))));
     cs.add(new Case("Einsum ij->ji", "Einsum", c -> c.y(Ops.einsum("ij->ji", c.x("a", 3, 4)))));
     cs.add(new Case("Einsum ij->i", "Einsum", c -> c.y(Ops.einsum("ij->i", c.x("a", 3, 4)))));
     cs.add(new Case("Einsum outer i,j->ij", "Einsum", c -> c.y(Ops.einsum("i,j->ij", c.x("a", 3), c.x("b", 4)))));

@@ -245,6 +245,8 @@ class ShapeRuleErrorTest {
         f32(g, "b", 2, 5, 6)), "'a'", "[2, 3, 4]", "'b'", "[2, 5, 6]", "'j'"));
     w.add(wrong("Einsum", "term rank differs from the operand", g -> Ops.einsum("ij,jk->ik", f32(g, "a", 2, 3, 4),
         f32(g, "b", 4, 5)), "'a'", "[2, 3, 4]", "rank 3"));
+    w.add(wrong("Einsum", "ellipsis of unequal ranks", g -> Ops.einsum("...ij,...jk->...ik", f32(g, "a", 2, 3, 4),
+        f32(g, "b", 4, 5)), "'a'", "'b'", "ellipsis", "same number"));
     w.add(wrong("Einsum", "diagonal is an unsupported form", g -> Ops.einsum("ii->i", f32(g, "a", 3, 3)), "'a'",
         "[3, 3]", "diagonals are not supported"));
     w.add(wrong("Einsum", "output label from nowhere", g -> Ops.einsum("ij->iz", f32(g, "a", 3, 3)), "'a'",

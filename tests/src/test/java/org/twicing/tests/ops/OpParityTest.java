@@ -149,7 +149,13 @@ class OpParityTest {
 
   /** One parity case: the op it exercises, how to build the graph, and an optional replacement check. */
   record Case(String name, String onnxType, Consumer<Ctx> body,
-      BiConsumer<Map<String, Tensor>, Map<String, Tensor>> customCheck) {
+      BiConsumer<Map<String, Tensor>, Map<String, Tensor>> customCheck, int opset) {
+    /** A case emitted at the default opset. */
+    Case(String name, String onnxType, Consumer<Ctx> body,
+        BiConsumer<Map<String, Tensor>, Map<String, Tensor>> customCheck) {
+      this(name, onnxType, body, customCheck, EmitOptions.DEFAULT_OPSET);
+    }
+
     /** Builds the case's graph and feeds. */
     Ctx build() {
       Ctx c = new Ctx(name);
@@ -193,6 +199,7 @@ class OpParityTest {
     generatorCases(cs);
     reductionCases(cs);
     nnCases(cs);
+    widenedOpCases(cs);
     return cs;
   }
 
@@ -584,6 +591,143 @@ class OpParityTest {
     }));
   }
 
+  private static final long[] S1 = {1, 1};
+  private static final long[] P0 = {0, 0, 0, 0};
+
+  /** The ops added for imported models, with the variants exporters produce. */
+  private static void widenedOpCases(List<Case> cs) {
+    for (boolean tanh : new boolean[] {false, true}) {
+      String v = tanh ? "tanh" : "exact";
+      add(cs, "Gelu", v + " at opset 17 (decomposed)", c -> c.out("y",
+          Ops.gelu(c.in("x", DType.FLOAT32, normal(2), "batch", 4, 5), tanh)));
+      cs.add(new Case("Gelu " + v + " at opset 20 (native)", "Gelu", c -> c.out("y",
+          Ops.gelu(c.in("x", DType.FLOAT32, normal(2), "batch", 4, 5), tanh)), null, 20));
+    }
+    add(cs, "Min", "two operands broadcast [batch,3,4] by [4]", c -> c.out("y",
+        Ops.min(c.in("a", "batch", 3, 4), c.in("b", 4))));
+    add(cs, "Min", "int64 three operands", c -> c.out("y", Ops.min(c.in("a", DType.INT64, ints(DType.INT64, -9, 9), 2, 3),
+        c.in("b", DType.INT64, ints(DType.INT64, -9, 9), 3), c.in("c", DType.INT64, ints(DType.INT64, -9, 9), 2, 1))));
+    add(cs, "Max", "three operands broadcast", c -> c.out("y",
+        Ops.max(c.in("a", 2, 3), c.in("b", 3), c.in("c", 2, 1))));
+    add(cs, "Max", "one operand", c -> c.out("y", Ops.max(c.in("a", "batch", 3))));
+    add(cs, "Clip", "both bounds as inputs", c -> c.out("y", Ops.clip(c.in("x", DType.FLOAT32, normal(2), "batch", 5),
+        c.in("lo", DType.FLOAT32, (r, sh) -> Tensor.scalar(DType.FLOAT32, -0.5)),
+        c.in("hi", DType.FLOAT32, (r, sh) -> Tensor.scalar(DType.FLOAT32, 0.75)))));
+    add(cs, "Clip", "max only (min omitted)", c -> c.out("y", Ops.clip(c.in("x", DType.FLOAT32, normal(2), 3, 4),
+        null, c.constant(Tensor.scalar(DType.FLOAT32, 0.3)))));
+    add(cs, "Clip", "no bounds", c -> c.out("y", Ops.clip(c.in("x", 3, 4), null, null)));
+    add(cs, "Clip", "int64 min only", c -> c.out("y", Ops.clip(c.in("x", DType.INT64, ints(DType.INT64, -9, 9), 3, 4),
+        c.constant(Tensor.scalar(DType.INT64, -2)), null)));
+    add(cs, "Abs", "float [batch,4]", c -> c.out("y", Ops.abs(c.in("x", "batch", 4))));
+    add(cs, "Abs", "int64", c -> c.out("y", Ops.abs(c.in("x", DType.INT64, ints(DType.INT64, -9, 9), 5))));
+    add(cs, "Floor", "[batch,4]", c -> c.out("y", Ops.floor(c.in("x", DType.FLOAT32, normal(4), "batch", 4))));
+    add(cs, "Ceil", "[batch,4]", c -> c.out("y", Ops.ceil(c.in("x", DType.FLOAT32, normal(4), "batch", 4))));
+    add(cs, "Sin", "[batch,4]", c -> c.out("y", Ops.sin(c.in("x", DType.FLOAT32, normal(3), "batch", 4))));
+    add(cs, "Cos", "[batch,4]", c -> c.out("y", Ops.cos(c.in("x", DType.FLOAT32, normal(3), "batch", 4))));
+    add(cs, "Not", "[batch,3]", c -> c.out("y", Ops.not(c.in("p", DType.BOOL, bools(), "batch", 3))));
+    add(cs, "And", "broadcast [3,1] by [4]", c -> c.out("y", Ops.and(c.in("p", DType.BOOL, bools(), 3, 1),
+        c.in("q", DType.BOOL, bools(), 4))));
+    add(cs, "Or", "broadcast [batch,4] by [4]", c -> c.out("y", Ops.or(c.in("p", DType.BOOL, bools(), "batch", 4),
+        c.in("q", DType.BOOL, bools(), 4))));
+
+    add(cs, "Einsum", "bij,bjk->bik", c -> c.out("y", Ops.einsum("bij,bjk->bik", c.in("a", "batch", 3, 4),
+        c.in("b", "batch", 4, 5))));
+    add(cs, "Einsum", "bhid,bhjd->bhij", c -> c.out("y", Ops.einsum("bhid,bhjd->bhij", c.in("q", 2, 3, 4, 5),
+        c.in("k", 2, 3, 6, 5))));
+    add(cs, "Einsum", "...ij,...jk->...ik with a broadcast ellipsis dim", c -> c.out("y", Ops.einsum(
+        "...ij,...jk->...ik", c.in("a", 2, 3, 4, 5), c.in("b", 2, 1, 5, 2))));
+    add(cs, "Einsum", "ellipsis on one operand only: ...ij,jk->...ik", c -> c.out("y", Ops.einsum(
+        "...ij,jk->...ik", c.in("a", "batch", 3, 4), c.in("b", 4, 2))));
+    add(cs, "Einsum", "ij->ji", c -> c.out("y", Ops.einsum("ij->ji", c.in("a", 3, 4))));
+    add(cs, "Einsum", "ij->i", c -> c.out("y", Ops.einsum("ij->i", c.in("a", 3, 4))));
+    add(cs, "Einsum", "outer i,j->ij", c -> c.out("y", Ops.einsum("i,j->ij", c.in("a", 3), c.in("b", 5))));
+    add(cs, "Einsum", "implicit ij,jk", c -> c.out("y", Ops.einsum("ij,jk", c.in("a", 3, 4), c.in("b", 4, 2))));
+    add(cs, "Einsum", "three operands ij,jk,kl->il", c -> c.out("y", Ops.einsum("ij,jk,kl->il", c.in("a", 2, 3),
+        c.in("b", 3, 4), c.in("c", 4, 2))));
+    add(cs, "Einsum", "full contraction ij,ij->", c -> c.out("y", Ops.einsum("ij,ij->", c.in("a", 3, 4),
+        c.in("b", 3, 4))));
+
+    add(cs, "Conv", "2-D overlapping 3x3 pad 1 bias", c -> c.out("y", Ops.conv(c.in("x", "batch", 3, 6, 5),
+        c.param("w", DType.FLOAT32, normal(0.5), 4, 3, 3, 3), c.in("bias", 4), S1, new long[] {1, 1, 1, 1}, S1, 1)));
+    add(cs, "Conv", "2-D dilation 2 stride 2", c -> c.out("y", Ops.conv(c.in("x", 2, 2, 9, 8),
+        c.in("w", 3, 2, 3, 2), null, new long[] {2, 2}, new long[] {1, 0, 1, 2}, new long[] {2, 2}, 1)));
+    add(cs, "Conv", "2-D groups 2", c -> c.out("y", Ops.conv(c.in("x", 2, 4, 6, 6), c.in("w", 6, 2, 3, 3),
+        c.in("bias", 6), S1, new long[] {1, 1, 1, 1}, S1, 2)));
+    add(cs, "Conv", "2-D depthwise groups = channels", c -> c.out("y", Ops.conv(c.in("x", "batch", 3, 5, 5),
+        c.in("w", 3, 1, 3, 3), null, new long[] {2, 2}, new long[] {1, 1, 1, 1}, S1, 3)));
+    add(cs, "Conv", "1-D stride 2 pad 1 dilation 2", c -> c.out("y", Ops.conv(c.in("x", "batch", 3, 11),
+        c.in("w", 4, 3, 3), c.in("bias", 4), new long[] {2}, new long[] {1, 1}, new long[] {2}, 1)));
+    add(cs, "Conv", "3-D", c -> c.out("y", Ops.conv(c.in("x", 1, 2, 4, 5, 4), c.in("w", 2, 2, 2, 3, 2), null,
+        new long[] {1, 2, 1}, new long[] {0, 1, 1, 0, 1, 0}, new long[] {1, 1, 1}, 1)));
+    for (String auto : List.of("SAME_UPPER", "SAME_LOWER", "VALID")) {
+      add(cs, "Conv", "auto_pad " + auto + " stride 2", c -> c.out("y", Ops.conv(c.in("x", 1, 2, 7, 6),
+          c.in("w", 3, 2, 3, 2), null, Attributes.of(Ops.AUTO_PAD, auto, Ops.STRIDES, new long[] {2, 2}))));
+    }
+    add(cs, "ConvTranspose", "2-D stride 2 pad 1 output_padding 1 bias", c -> c.out("y", Ops.convTranspose(
+        c.in("x", "batch", 3, 4, 4), c.in("w", 3, 2, 3, 3), c.in("bias", 2), new long[] {2, 2},
+        new long[] {1, 1, 1, 1}, S1, new long[] {1, 1}, 1)));
+    add(cs, "ConvTranspose", "2-D groups 2 dilation 2", c -> c.out("y", Ops.convTranspose(c.in("x", 2, 4, 3, 4),
+        c.in("w", 4, 3, 2, 2), null, S1, new long[] {0, 1, 1, 0}, new long[] {2, 2}, new long[] {0, 0}, 2)));
+    add(cs, "ConvTranspose", "1-D stride 3", c -> c.out("y", Ops.convTranspose(c.in("x", 2, 2, 5),
+        c.in("w", 2, 3, 4), null, new long[] {3}, new long[] {1, 2}, new long[] {1}, new long[] {2}, 1)));
+
+    add(cs, "BatchNormalization", "inference 4-D", c -> c.out("y", Ops.batchNorm(c.in("x", "batch", 3, 4, 5),
+        c.in("scale", 3), c.in("bias", 3), c.in("mean", 3), c.in("var", DType.FLOAT32, uniform(0.5, 2), 3), 1e-5)));
+    add(cs, "BatchNormalization", "inference rank 2", c -> c.out("y", Ops.batchNorm(c.in("x", "batch", 4),
+        c.in("scale", 4), c.in("bias", 4), c.in("mean", 4), c.in("var", DType.FLOAT32, uniform(0.5, 2), 4), 1e-3)));
+    add(cs, "BatchNormalization", "training mode 4-D, running statistics out", c -> {
+      List<Value> r = Ops.batchNormTraining(c.in("x", DType.FLOAT32, (rng, sh) -> map(Tensor.randn(DType.FLOAT32,
+          rng, 2, sh), v -> v + 1), "batch", 3, 4, 5), c.in("scale", 3), c.in("bias", 3), c.in("mean", 3),
+          c.in("var", DType.FLOAT32, uniform(0.5, 2), 3), 1e-5, 0.9);
+      c.out("y", r.get(0));
+      c.out("running_mean", r.get(1));
+      c.out("running_var", r.get(2));
+    });
+    add(cs, "BatchNormalization", "training mode rank 3", c -> {
+      List<Value> r = Ops.batchNormTraining(c.in("x", 4, 2, 6), c.in("scale", 2), c.in("bias", 2), c.in("mean", 2),
+          c.in("var", DType.FLOAT32, uniform(0.5, 2), 2), 1e-3, 0.7);
+      c.out("y", r.get(0));
+      c.out("running_mean", r.get(1));
+      c.out("running_var", r.get(2));
+    });
+
+    add(cs, "MaxPool", "3x3 stride 2 pad 1 with Indices", c -> {
+      List<Value> r = Ops.maxPool(c.in("x", "batch", 2, 7, 6), Attributes.of(Ops.KERNEL_SHAPE, new long[] {3, 3},
+          Ops.STRIDES, new long[] {2, 2}).with(Ops.PADS, new long[] {1, 1, 1, 1}));
+      c.out("y", r.get(0));
+      c.out("indices", r.get(1));
+    });
+    add(cs, "MaxPool", "2x2 dilation 2 with Indices", c -> {
+      List<Value> r = Ops.maxPool(c.in("x", 2, 3, 7, 7), Attributes.of(Ops.KERNEL_SHAPE, new long[] {2, 2},
+          Ops.DILATIONS, new long[] {2, 2}));
+      c.out("y", r.get(0));
+      c.out("indices", r.get(1));
+    });
+    add(cs, "MaxPool", "1-D kernel 3 stride 2 with Indices", c -> {
+      List<Value> r = Ops.maxPool(c.in("x", 2, 3, 9), Attributes.of(Ops.KERNEL_SHAPE, new long[] {3},
+          Ops.STRIDES, new long[] {2}));
+      c.out("y", r.get(0));
+      c.out("indices", r.get(1));
+    });
+    add(cs, "MaxPool", "auto_pad SAME_UPPER", c -> c.out("y", Ops.maxPool(c.in("x", 1, 2, 5, 6),
+        Attributes.of(Ops.KERNEL_SHAPE, new long[] {3, 3}, Ops.STRIDES, new long[] {2, 2})
+            .with(Ops.AUTO_PAD, "SAME_UPPER")).get(0)));
+    for (boolean incl : new boolean[] {false, true}) {
+      add(cs, "AveragePool", "3x3 stride 2 pad 1 count_include_pad " + (incl ? 1 : 0), c -> c.out("y",
+          Ops.averagePool(c.in("x", "batch", 2, 7, 6), new long[] {3, 3}, new long[] {2, 2},
+              new long[] {1, 1, 1, 1}, incl)));
+      add(cs, "AveragePool", "1-D asymmetric pads count_include_pad " + (incl ? 1 : 0), c -> c.out("y",
+          Ops.averagePool(c.in("x", 2, 3, 8), new long[] {3}, new long[] {1}, new long[] {2, 1}, incl)));
+    }
+    add(cs, "GlobalAveragePool", "2-D", c -> c.out("y", Ops.globalAveragePool(c.in("x", "batch", 3, 4, 5))));
+    add(cs, "GlobalAveragePool", "1-D", c -> c.out("y", Ops.globalAveragePool(c.in("x", 2, 3, 7))));
+
+    add(cs, "ScatterElements", "add with repeated indices", c -> c.out("y", Ops.scatterElements(c.in("data", 6),
+        c.constant(Tensor.longs(1, 4, 1, 0, 4)), c.in("upd", 5), 0, "add")));
+    add(cs, "ScatterElements", "none, 2-D axis 1", c -> c.out("y", Ops.scatterElements(c.in("data", 3, 5),
+        c.constant(Tensor.longs(4, 0, 2, 1, 3, 0).reshape(3, 2)), c.in("upd", 3, 2), 1, "none")));
+  }
+
   private static void checkDropoutHalf(Map<String, Tensor> res, String who) {
     Tensor x = res.get("x_copy");
     Tensor y = res.get("y");
@@ -627,7 +771,7 @@ class OpParityTest {
     assertTrue(graph.nodes().stream().anyMatch(n -> n.op() == target),
         c.name() + ": the graph has no " + c.onnxType() + " node: " + graph.nodes());
     Map<String, Tensor> ref = Evaluator.run(graph, ctx.feeds);
-    byte[] bytes = OnnxEmitter.emit(graph, EmitOptions.defaults()).toByteArray();
+    byte[] bytes = OnnxEmitter.emit(graph, EmitOptions.builder().opset(c.opset()).build()).toByteArray();
     OnnxChecker.check(bytes);
     Map<String, Tensor> got = OrtRunner.run(bytes, ctx.feeds);
     assertEquals(List.copyOf(graph.outputs().keySet()), List.copyOf(got.keySet()), c.name() + ": output names");
@@ -668,6 +812,44 @@ class OpParityTest {
         assertEquals(expect.longValue(), actual[i], what + ": dim " + i + " of run-time shape "
             + Arrays.toString(actual) + " vs declared " + declared);
       }
+    }
+  }
+
+  /**
+   * Ops newer than the target opset are emitted as their formula: Gelu is a Gelu node only from opset 20 (Erf or
+   * Tanh arithmetic before); ops the opset has (BatchNormalization in both modes) stay one node.
+   */
+  @Test
+  void loweringFollowsTheTargetOpset() throws Exception {
+    GraphBuilder g = new GraphBuilder("lower");
+    Value x = g.input("x", TensorType.of(DType.FLOAT32, "batch", 3, 4, 4));
+    Value c = g.input("c", TensorType.of(DType.FLOAT32, 3));
+    g.output("exact", Ops.gelu(x, false));
+    g.output("tanh", Ops.gelu(x, true));
+    g.output("bn_infer", Ops.batchNorm(x, c, c, c, c, 1e-5));
+    List<Value> bn = Ops.batchNormTraining(x, c, c, c, c, 1e-5, 0.9);
+    g.output("bn_train", bn.get(0));
+    g.output("bn_mean", bn.get(1));
+    g.output("bn_var", bn.get(2));
+    Graph graph = g.build();
+    Map<Integer, Map<String, Integer>> counts = new LinkedHashMap<>();
+    for (int opset : new int[] {17, 18, 20}) {
+      byte[] bytes = OnnxEmitter.emit(graph, EmitOptions.builder().opset(opset).build()).toByteArray();
+      OnnxChecker.check(bytes);
+      Map<String, Integer> n = new LinkedHashMap<>();
+      for (var node : org.twicing.codegen.onnx.OnnxProtos.ModelProto.parseFrom(bytes).getGraph().getNodeList()) {
+        n.merge(node.getOpType(), 1, Integer::sum);
+      }
+      counts.put(opset, n);
+    }
+    assertEquals(null, counts.get(17).get("Gelu"), "opset 17 has no Gelu: " + counts.get(17));
+    assertEquals(null, counts.get(18).get("Gelu"), "opset 18 has no Gelu: " + counts.get(18));
+    assertTrue(counts.get(17).getOrDefault("Erf", 0) >= 1 && counts.get(17).getOrDefault("Tanh", 0) >= 1,
+        "opset 17 writes Gelu with Erf and Tanh: " + counts.get(17));
+    assertEquals(2, counts.get(20).get("Gelu"), "opset 20 emits both Gelu nodes natively: " + counts.get(20));
+    for (int opset : counts.keySet()) {
+      assertEquals(2, counts.get(opset).get("BatchNormalization"), "both BatchNormalization nodes stay nodes at "
+          + "opset " + opset + ": " + counts.get(opset));
     }
   }
 
