@@ -19,7 +19,7 @@ original is kept as original_model.onnx and adaptation.txt says what was done, s
 it too. The test data are untouched (the converter preserves semantics). Cases it cannot convert stay as they are.
 
 Usage: /usr/bin/python3 generate_onnx_node_cases.py --out DIR [--op-type OP] [--upgrade-to-opset N]
-The last line printed is `generated G cases from D definitions, P problems (onnx X, numpy Y)` (also written
+The last line printed is `generated G cases from D definitions, F not generated (onnx X, numpy Y)` (also written
 to DIR/generation.txt with every problem); exit status 1 when nothing at
 all could be generated (a missing onnx package included).
 """
@@ -49,6 +49,7 @@ import onnx.backend.test.case.node as node_cases  # noqa: E402
 from onnx import version_converter  # noqa: E402
 
 FAILED_EXPORTS = []
+NOTES = []
 
 
 def _exporter_init(cls, name, bases, dct):
@@ -161,7 +162,8 @@ def main():
     for case in cases:
         if case.name in seen:
             # onnx itself defines a few names twice; its generate-data also keeps only the last definition.
-            FAILED_EXPORTS.append((case.name, "defined twice by onnx; the later definition overwrote the earlier"))
+            NOTES.append(f"{case.name} is defined twice by onnx; the later definition is the one written "
+                         f"(as onnx's own generate-data does)")
         seen.add(case.name)
         try:
             write_case(case, args.out, args.upgrade_to_opset)
@@ -170,8 +172,9 @@ def main():
             FAILED_EXPORTS.append((case.name, f"could not write: {type(e).__name__}: {e}".splitlines()[0]))
             traceback.print_exc(file=sys.stderr)
     lines = ["command: " + " ".join(["/usr/bin/python3"] + sys.argv)]
+    lines += [f"note: {n}" for n in NOTES]
     lines += [f"not generated: {where}: {why}" for where, why in FAILED_EXPORTS]
-    lines.append(f"generated {len(seen)} cases from {len(cases)} definitions, {len(FAILED_EXPORTS)} problems "
+    lines.append(f"generated {len(seen)} cases from {len(cases)} definitions, {len(FAILED_EXPORTS)} not generated "
                  f"(onnx {onnx.__version__}, numpy {np.__version__})")
     # The log goes next to the cases too, so the conformance report can list what was not generated.
     log = os.path.join(args.out, "generation.txt")
