@@ -8,9 +8,11 @@ For each model and opset it writes DIR/<model>_op<k>.onnx and DIR/<model>_op<k>.
         (torch may fold a parameter into a transposed copy named onnx::MatMul_N; its gradient is transposed too),
     next.<initializer> the value after one torch.optim.AdamW step (lr 1e-2, weight decay 0.05 on initializers of
         rank >= 2 except cls_token/pos_embed, betas 0.9/0.999, eps 1e-8) on the same batch.
-The models: 'mlp' (Flatten, Linear, GELU, Linear, LayerNorm, ReLU, Linear; input [batch, 1, 4, 4], 5 classes),
+The models: 'cnn' (Conv with padding and stride, inference-mode BatchNormalization whose running statistics are
+not parameters, MaxPool, global average pooling; input [batch, 1, 8, 8], 3 classes), 'mlp' (Flatten, Linear, GELU, Linear, LayerNorm, ReLU, Linear; input [batch, 1, 4, 4], 5 classes),
 'lm' (token + position embedding, a pre-LN causal attention block with a GELU MLP, head; tokens [batch, 8],
-vocabulary 11) and 'fmnist' (Flatten, Linear 784->32, ReLU, Linear 32->10; for training on Fashion-MNIST).
+vocabulary 11) and 'fmnist' (Flatten, Linear 784->32, ReLU, Linear 32->10; for training on Fashion-MNIST) and 'bytelm' (the 'lm' layout with
+256 byte ids and 16 positions, for training on text).
 Everything is seeded, so the files are the same on every run.
 """
 
@@ -93,6 +95,20 @@ class FmnistMlp(nn.Module):
         return self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
 
 
+class Cnn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3, stride=1, padding=1)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.conv2 = nn.Conv2d(4, 6, 3, stride=2, padding=1, bias=False)
+        self.head = nn.Linear(6, 3)
+
+    def forward(self, x):
+        h = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+        h = F.relu(self.conv2(h))
+        return self.head(F.adaptive_avg_pool2d(h, 1).flatten(1))
+
+
 def perturb(model):
     """Non-default LayerNorm scales and biases, so their gradients are not trivially symmetric."""
     g = torch.Generator().manual_seed(7)
@@ -115,8 +131,19 @@ def cases():
     perturb(lm)
     tokens = torch.randint(0, 11, (2, 8))
     yield "lm", lm, tokens, torch.randint(0, 11, (2, 8)), "tokens", {0: "batch"}
+    torch.manual_seed(4)
+    cnn = Cnn()
+    with torch.no_grad():
+        cnn.bn1.running_mean.uniform_(-0.5, 0.5)
+        cnn.bn1.running_var.uniform_(0.5, 2.0)
+        cnn.bn1.weight.uniform_(0.5, 1.5)
+        cnn.bn1.bias.uniform_(-0.2, 0.2)
+    yield "cnn", cnn, torch.randn(2, 1, 8, 8), torch.tensor([2, 0]), "x", {0: "batch"}
     torch.manual_seed(2)
     yield "fmnist", FmnistMlp(), torch.randn(2, 1, 28, 28), torch.tensor([1, 9]), "pixels", {0: "batch"}
+    torch.manual_seed(3)
+    yield "bytelm", Lm(vocab=256, dim=16, heads=2, context=16), torch.randint(0, 256, (2, 16)), \
+        torch.randint(0, 256, (2, 16)), "tokens", {0: "batch"}
 
 
 def match(init, params):
@@ -148,10 +175,11 @@ def reference(model, x, labels, exported):
     out = {"x": x.numpy() if x.dtype == torch.long else x.double().numpy(), "labels": labels.numpy(),
            "logits": logits.detach().numpy(), "loss": loss.detach().numpy()}
     params32 = dict(model.named_parameters())
+    buffers = dict(model.named_buffers())
     for init in exported.graph.initializer:
         value = onnx.numpy_helper.to_array(init)
-        if value.dtype != np.float32:
-            continue
+        if value.dtype != np.float32 or init.name in buffers:
+            continue  # running statistics and masks are not parameters
         name, transposed = match(value, params32)
         if name is None:
             raise SystemExit("initializer %s matches no parameter of %s" % (init.name, type(model).__name__))
@@ -182,8 +210,13 @@ def main(argv=None):
         model.eval()
         for opset in opsets:
             path = os.path.join(args.out, "%s_op%d.onnx" % (name, opset))
+            # For the CNN, PRESERVE without constant folding keeps eval-mode BatchNormalization as its own node
+            # (EVAL would fuse it into the Conv's weights).
+            keep_bn = name == "cnn"
             torch.onnx.export(model, (x,), path, input_names=[input_name], output_names=["logits"],
-                              dynamic_axes={input_name: dyn, "logits": {0: "batch"}}, opset_version=opset)
+                              dynamic_axes={input_name: dyn, "logits": {0: "batch"}}, opset_version=opset,
+                              training=torch.onnx.TrainingMode.PRESERVE if keep_bn else torch.onnx.TrainingMode.EVAL,
+                              do_constant_folding=not keep_bn)
             exported = onnx.load(path)
             safetensors_io.write(os.path.join(args.out, "%s_op%d.safetensors" % (name, opset)),
                                  reference(model, x, labels, exported),

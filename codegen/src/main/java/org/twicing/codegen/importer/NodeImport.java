@@ -129,7 +129,7 @@ final class NodeImport {
     return a == null ? dflt : a.getS().toString(StandardCharsets.UTF_8);
   }
 
-  /** A tensor attribute, or null. */
+  /** The attribute called {@code name}, or null. */
   AttributeProto find(String name) {
     for (AttributeProto a : proto.getAttributeList()) {
       if (a.getName().equals(name)) {

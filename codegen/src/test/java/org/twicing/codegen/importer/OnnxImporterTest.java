@@ -284,4 +284,75 @@ class OnnxImporterTest {
         () -> TensorProtos.toTensor(bad, null));
     assertTrue(e.getMessage().contains("'short'") && e.getMessage().contains("16"), e.getMessage());
   }
+
+  @Test
+  void dropoutWithARatioInputIsTheIdentityOfInferenceAndItsMaskCannotBeRead() {
+    List<TensorProto> inits = List.of(floats("ratio", new long[] {}, 0.3f));
+    Map<String, Tensor> out = run(unary(13, List.of(node("Dropout", "d", List.of("x", "ratio"), List.of("y", ""))),
+        inits, "y"));
+    assertArrayEquals(X.data(), out.get("y").data(), 0);
+    ModelProto masked = unary(13, List.of(node("Dropout", "d", List.of("x", "ratio"), List.of("y", "mask")),
+        node("Cast", "c", List.of("mask"), List.of("m"), integer("to", 1)),
+        node("Add", "a", List.of("y", "m"), List.of("z"))), inits, "z");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> OnnxImporter.fromProto(masked, null));
+    assertTrue(e.getMessage().contains("Dropout node 'd'") && e.getMessage().contains("'mask'"), e.getMessage());
+    // The ratio is an attribute-like input: it must not become a trainable parameter.
+    assertTrue(OnnxImporter.fromProto(unary(13, List.of(node("Dropout", "d", List.of("x", "ratio"),
+        List.of("y"))), inits, "y"), null).graph().parameters().isEmpty());
+  }
+
+  @Test
+  void layerNormalizationOfOpset17KeepsOnlyItsFirstOutput() {
+    List<TensorProto> inits = List.of(floats("s", new long[] {3}, 1, 2, 3), floats("b", new long[] {3}, 0, 0, 1));
+    Map<String, Tensor> out = run(unary(17, List.of(node("LayerNormalization", "ln", List.of("x", "s", "b"),
+        List.of("y", "mean", "inv"), Protos.real("epsilon", 1e-5f))), inits, "y"));
+    for (int r = 0; r < 2; r++) {
+      double mean = 0;
+      double var = 0;
+      for (int c = 0; c < 3; c++) {
+        mean += X.data()[r * 3 + c] / 3;
+      }
+      for (int c = 0; c < 3; c++) {
+        var += Math.pow(X.data()[r * 3 + c] - mean, 2) / 3;
+      }
+      for (int c = 0; c < 3; c++) {
+        double expected = (X.data()[r * 3 + c] - mean) / Math.sqrt(var + 1e-5) * (c + 1) + (c == 2 ? 1 : 0);
+        assertEquals(expected, out.get("y").data()[r * 3 + c], 1e-5);
+      }
+    }
+    ModelProto usesMean = unary(17, List.of(node("LayerNormalization", "ln", List.of("x", "s", "b"),
+        List.of("y", "mean"))), inits, "y", "mean");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> OnnxImporter.fromProto(usesMean, null));
+    assertTrue(e.getMessage().contains("output 1 'mean'"), e.getMessage());
+  }
+
+  @Test
+  void unnamedDimsGetSymbolsAndInitializersListedAsInputsAreWeights() {
+    ModelProto m = model(13, List.of(node("Add", "a", List.of("x", "w"), List.of("y"))),
+        List.of(info("x", F32, "batch", 3L).toBuilder().setType(info("x", F32, "batch", 3L).getType().toBuilder()
+            .setTensorType(info("x", F32, "batch", 3L).getType().getTensorType().toBuilder().setShape(
+                org.twicing.codegen.onnx.OnnxProtos.TensorShapeProto.newBuilder()
+                    .addDim(org.twicing.codegen.onnx.OnnxProtos.TensorShapeProto.Dimension.newBuilder())
+                    .addDim(org.twicing.codegen.onnx.OnnxProtos.TensorShapeProto.Dimension.newBuilder()
+                        .setDimValue(3))))).build(),
+            info("w", F32, 3L)),
+        List.of(info("y", F32)), List.of(floats("w", new long[] {3}, 1, 1, 1)));
+    Graph g = OnnxImporter.fromProto(m, null).graph();
+    assertEquals(1, g.inputs().size());
+    assertEquals(List.of(Dim.sym("x_dim0"), Dim.of(3)), g.inputs().get(0).shape().dims());
+    assertEquals(List.of("w"), g.parameters().keySet().stream().map(Value::name).toList());
+  }
+
+  @Test
+  void nodesOutOfOrderAreSortedAndCastDropsSaturate() {
+    ModelProto m = unary(19, List.of(
+        node("Cast", "c", List.of("r"), List.of("y"), integer("to", 1), integer("saturate", 1)),
+        node("Relu", "r", List.of("x"), List.of("r"))), List.of(), "y");
+    Tensor y = run(m).get("y");
+    for (int i = 0; i < 6; i++) {
+      assertEquals(Math.max(0, X.data()[i]), y.data()[i]);
+    }
+  }
 }

@@ -345,6 +345,8 @@ class GradientRuleTest {
         c.x("w", 2, 2, 3, 3), null, Attributes.of(Ops.AUTO_PAD, "SAME_UPPER", Ops.STRIDES, new long[] {2, 2})))));
     cs.add(new Case("Conv symbolic batch, overlapping", "Conv", c -> c.y(Ops.conv(c.x("img", "batch", 2, 4, 4),
         c.x("w", 3, 2, 3, 3), null, S1, P0, S1, 1))));
+    cs.add(new Case("Conv groups 2 with a symbolic batch", "Conv", c -> c.y(Ops.conv(c.x("img", "batch", 4, 4, 4),
+        c.x("w", 2, 2, 2, 2), c.x("bias", 2), new long[] {2, 1}, new long[] {0, 1, 1, 0}, S1, 2))));
     cs.add(new Case("ConvTranspose 2-D stride 2 pad 1 output_padding 1 groups 2 bias", "ConvTranspose",
         c -> c.y(Ops.convTranspose(c.x("x", 2, 4, 3, 3), c.x("w", 4, 3, 3, 3), c.x("bias", 6), new long[] {2, 2},
             new long[] {1, 1, 1, 1}, S1, new long[] {1, 1}, 2))));

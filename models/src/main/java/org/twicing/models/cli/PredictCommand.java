@@ -14,6 +14,7 @@ import org.twicing.models.data.FashionMnist;
 import org.twicing.models.training.ImageInput;
 import org.twicing.models.training.CachedTextGenerator;
 import org.twicing.models.training.TextGenerator;
+import org.twicing.codegen.importer.ForeignModel;
 import org.twicing.dsl.nn.Gpt;
 import org.twicing.models.training.TrainedRun;
 import org.twicing.models.training.TrainingData;
@@ -78,15 +79,18 @@ public final class PredictCommand implements Callable<Integer> {
   public Integer call() {
     PrintWriter w = spec.commandLine().getOut();
     try (TrainedRun r = TrainedRun.open(run, runOn.spec())) {
-      if (r.model() instanceof VisionTransformer v) {
+      boolean images = r.model() instanceof VisionTransformer
+          || r.model() instanceof ForeignModel && r.model().inputType().dtype().isFloating();
+      if (images) {
         if (image == null) {
-          throw new CliException("run " + run + " holds an image classifier (" + r.settings().preset() + "): give "
+          throw new CliException("run " + run + " holds an image classifier (" + label(r) + "): give "
               + "an IMAGE.png to classify", null, TwicingCli.EXIT_USAGE);
         }
-        classify(w, r, v);
+        classify(w, r, r.model() instanceof VisionTransformer v ? Math.toIntExact(v.cfg().imageSize())
+            : Math.toIntExact(r.model().inputType().shape().dim(-1).size()));
       } else {
         if (prompt == null) {
-          throw new CliException("run " + run + " holds a language model (" + r.settings().preset() + "): give "
+          throw new CliException("run " + run + " holds a language model (" + label(r) + "): give "
               + "--prompt TEXT", null, TwicingCli.EXIT_USAGE);
         }
         byte[] promptBytes = prompt.getBytes(StandardCharsets.UTF_8);
@@ -98,8 +102,9 @@ public final class PredictCommand implements Callable<Integer> {
             out = gen.generate(promptBytes, tokens, temperature, topK, seed);
           }
         } else {
-          out = TextGenerator.generate(r.runner(), TrainingData.context(r.model()), promptBytes, tokens, temperature,
-              topK, seed);
+          // Imported language models have a fixed sequence length (TrainingData requires it): pad to it.
+          out = TextGenerator.generate(r.runner(), TrainingData.context(r.model()), r.model() instanceof ForeignModel,
+              promptBytes, tokens, temperature, topK, seed);
         }
         w.println(prompt + new String(out, StandardCharsets.UTF_8));
       }
@@ -112,8 +117,12 @@ public final class PredictCommand implements Callable<Integer> {
     }
   }
 
-  private void classify(PrintWriter w, TrainedRun r, VisionTransformer v) throws IOException {
-    int side = Math.toIntExact(v.cfg().imageSize());
+  /** The preset name, or the file name of an imported model. */
+  private static String label(TrainedRun r) {
+    return r.model() instanceof ForeignModel ? r.model().name() : r.settings().preset();
+  }
+
+  private void classify(PrintWriter w, TrainedRun r, int side) throws IOException {
     ImageInput.Invert mode = switch (invert.toLowerCase(Locale.ROOT)) {
       case "auto" -> ImageInput.Invert.AUTO;
       case "on" -> ImageInput.Invert.ON;
@@ -142,7 +151,7 @@ public final class PredictCommand implements Callable<Integer> {
     Arrays.setAll(order, i -> i);
     Arrays.sort(order, Comparator.comparingDouble(i -> -p[i]));
     w.println("top-5 for " + image + (loaded.inverted() ? " (inverted: light background)" : "") + " ("
-        + r.settings().preset() + ", step " + r.step() + "):");
+        + label(r) + ", step " + r.step() + "):");
     for (int k = 0; k < Math.min(5, order.length); k++) {
       int c = order[k];
       String name = p.length == FashionMnist.NUM_CLASSES ? FashionMnist.className(c) : "class " + c;

@@ -18,6 +18,16 @@ public final class TextGenerator {
   /** {@code count} new bytes after {@code prompt} (which must not be empty). */
   public static byte[] generate(InferenceRunner model, int context, byte[] prompt, int count, double temperature,
       int topK, long seed) {
+    return generate(model, context, false, prompt, count, temperature, topK, seed);
+  }
+
+  /**
+   * As {@link #generate(InferenceRunner, int, byte[], int, double, int, long)}; with {@code fixedLength} every
+   * window is right-padded with zeros to {@code context} bytes (for models exported with a fixed sequence length),
+   * and the next byte is read at the last real position, which later padding cannot change in a causal model.
+   */
+  public static byte[] generate(InferenceRunner model, int context, boolean fixedLength, byte[] prompt, int count,
+      double temperature, int topK, long seed) {
     validate(prompt, count, temperature, topK);
     Random rng = new Random(seed);
     ByteArrayOutputStream all = new ByteArrayOutputStream();
@@ -26,15 +36,16 @@ public final class TextGenerator {
     for (int n = 0; n < count; n++) {
       byte[] text = all.toByteArray();
       int t = Math.min(context, text.length);
-      long[] tokens = new long[t];
+      int width = fixedLength ? context : t;
+      long[] tokens = new long[width];
       for (int i = 0; i < t; i++) {
         tokens[i] = text[text.length - t + i] & 0xff;
       }
       float[] logits;
-      try (OnnxTensor in = Tensors.longs(tokens, 1, t)) {
+      try (OnnxTensor in = Tensors.longs(tokens, 1, width)) {
         logits = model.logits(in);
       }
-      int v = logits.length / t;
+      int v = logits.length / width;
       int next = sample(Arrays.copyOfRange(logits, (t - 1) * v, t * v), temperature, topK, rng);
       all.write(next);
       generated.write(next);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -14,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
+import javax.imageio.ImageIO;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -153,17 +155,51 @@ class ForeignTrainingCliTest {
     Result b = run("train", "--resume", split.toString(), "--threads", "1");
     assertEquals(0, b.code(), b.out() + b.err());
     assertTrue(b.out().contains("training: steps 6..12 of 12"), b.out());
-    Map<String, Tensor> x = Safetensors.read(whole.resolve(Checkpoint.FILE_NAME)).tensors();
-    Map<String, Tensor> y = Safetensors.read(split.resolve(Checkpoint.FILE_NAME)).tensors();
-    assertEquals(x.keySet(), y.keySet());
-    assertTrue(x.containsKey("fc1.weight") && x.containsKey("fc1.weight.exp_avg"), x.keySet().toString());
-    for (String k : x.keySet()) {
-      assertArrayEquals(x.get(k).data(), y.get(k).data(), 0.0, "resumed " + k + " differs from the whole run");
+    Map<String, Tensor> once = Safetensors.read(whole.resolve(Checkpoint.FILE_NAME)).tensors();
+    Map<String, Tensor> resumed = Safetensors.read(split.resolve(Checkpoint.FILE_NAME)).tensors();
+    assertEquals(once.keySet(), resumed.keySet());
+    assertTrue(once.containsKey("fc1.weight") && once.containsKey("fc1.weight.exp_avg"), once.keySet().toString());
+    for (String k : once.keySet()) {
+      assertArrayEquals(once.get(k).data(), resumed.get(k).data(), 0.0, "resumed " + k + " differs from the whole run");
     }
 
     Result e = run("eval", "--run", whole.toString(), "--data-dir", fmnist.toString());
     assertEquals(0, e.code(), e.out() + e.err());
     assertTrue(e.out().contains("accuracy"), e.out());
+
+    BufferedImage img = new BufferedImage(40, 40, BufferedImage.TYPE_INT_RGB);
+    for (int y = 8; y < 32; y++) {
+      for (int x = 12; x < 28; x++) {
+        img.setRGB(x, y, 0xd0d0d0);
+      }
+    }
+    Path png = tmp.resolve("shirt.png");
+    ImageIO.write(img, "png", png.toFile());
+    Result p = run("predict", "--run", whole.toString(), png.toString());
+    assertEquals(0, p.code(), p.out() + p.err());
+    assertTrue(p.out().startsWith("top-5 for " + png + " (fmnist_op17.onnx, step 12):"), p.out());
+    assertEquals(6, p.out().lines().count(), p.out());
+  }
+
+  @Test
+  void aByteLevelLanguageModelTrainsOnTextAndGenerates() throws IOException {
+    Path text = tmp.resolve("lines.txt");
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < 60; i++) {
+      sb.append("Line ").append(i).append(": twicing attention smooths the residual once more.\n");
+    }
+    Files.writeString(text, sb);
+    Path runDir = tmp.resolve("bytelm");
+    Result r = run("train", "--onnx", TorchExports.onnx("bytelm", 17).toString(), "--data", "text:" + text,
+        "--steps", "4", "--batch", "2", "--lr", "3e-3", "--threads", "1", "--out", runDir.toString());
+    assertEquals(0, r.code(), r.out() + r.err());
+    assertTrue(r.out().matches("(?s).*validation loss \\d+\\.\\d{4}, perplexity .*"), r.out());
+    List<Map<String, Double>> metrics = MetricsLog.read(runDir.resolve(MetricsLog.FILE_NAME));
+    assertEquals(4, metrics.size());
+    assertTrue(metrics.stream().allMatch(m -> Double.isFinite(m.get("loss"))), metrics.toString());
+    Result p = run("predict", "--run", runDir.toString(), "--prompt", "Line 7", "--tokens", "5");
+    assertEquals(0, p.code(), p.out() + p.err());
+    assertTrue(p.out().startsWith("Line 7"), p.out());
   }
 
   @Test

@@ -21,13 +21,14 @@ import org.twicing.tests.support.Tolerance;
 
 /**
  * Models exported by {@code torch.onnx.export} (opsets 13, 15 and 17: decomposed and fused LayerNorm, GELU via
- * Erf, Gemm, a causal attention block with run-time reshapes) are imported, evaluated in float64 by our reference
+ * Erf, Gemm, a causal attention block with run-time reshapes, a CNN with Conv, BatchNormalization, MaxPool and
+ * GlobalAveragePool) are imported, evaluated in float64 by our reference
  * evaluator and re-emitted for ONNX Runtime; both must give PyTorch's float64 logits.
  */
 class TorchImportTest {
   static Stream<Arguments> exports() {
     Stream.Builder<Arguments> b = Stream.builder();
-    for (String model : new String[] {"mlp", "lm"}) {
+    for (String model : new String[] {"mlp", "lm", "cnn"}) {
       for (int opset : TorchExports.OPSETS) {
         b.add(Arguments.of(model, opset));
       }
