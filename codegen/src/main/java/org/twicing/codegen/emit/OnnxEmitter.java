@@ -68,8 +68,9 @@ public final class OnnxEmitter {
         default -> throw new IllegalStateException();
       }
     });
+    java.util.Set<Value> read = readValues(graph);
     for (Node n : graph.nodes()) {
-      node(n, options, g, Value::name, "");
+      node(n, options, g, Value::name, "", read);
     }
     graph.outputs().forEach((name, v) -> g.addOutput(valueInfo(name, v.type())));
     return g.build();
@@ -97,10 +98,10 @@ public final class OnnxEmitter {
    * Adds the NodeProto(s) for {@code n} to {@code g}: the node itself, or, when its op decomposes it for the target
    * opset ({@link org.twicing.dsl.ops.OpDef#decompose}), the replacement graph's nodes inlined under the node's
    * name. {@code names} gives the emitted name of each value ({@link Value#name()} at top level) and
-   * {@code prefix} is prepended to node names (empty at top level).
+   * {@code prefix} is prepended to node names (empty at top level); {@code read} holds the values something reads.
    */
   private static void node(Node n, EmitOptions options, GraphProto.Builder g,
-      java.util.function.Function<Value, String> names, String prefix) {
+      java.util.function.Function<Value, String> names, String prefix, java.util.Set<Value> read) {
     Graph sub = n.op().decompose(n, options.opset());
     if (sub != null) {
       inline(n, sub, options, g, names, prefix);
@@ -115,8 +116,15 @@ public final class OnnxEmitter {
     for (Value v : ins) {
       b.addInput(v == null ? "" : names.apply(v));
     }
-    for (Value v : n.outputs()) {
-      b.addOutput(names.apply(v));
+    // Optional outputs nothing reads are left out (trailing) or unnamed, so e.g. MaxPool's Indices cost nothing.
+    int required = n.op().requiredOutputs(n.attributes());
+    int keep = n.outputs().size();
+    while (keep > required && !read.contains(n.output(keep - 1))) {
+      keep--;
+    }
+    for (int i = 0; i < keep; i++) {
+      Value v = n.output(i);
+      b.addOutput(i < required || read.contains(v) ? names.apply(v) : "");
     }
     Attributes attrs = n.attributes();
     if (options.opset() >= 18 && Ops.hasAxesAttribute(n.op())) {
@@ -155,9 +163,23 @@ public final class OnnxEmitter {
     }
     String prefix = outerPrefix + n.name() + "/lowered/";
     java.util.function.Function<Value, String> inner = v -> rename.computeIfAbsent(v, x -> prefix + x.name());
+    java.util.Set<Value> read = readValues(sub);
     for (Node m : sub.nodes()) {
-      node(m, options, g, inner, prefix);
+      node(m, options, g, inner, prefix, read);
     }
+  }
+
+  /** The values some node of {@code graph} reads or that are graph outputs. */
+  private static java.util.Set<Value> readValues(Graph graph) {
+    java.util.Set<Value> read = new java.util.HashSet<>(graph.outputs().values());
+    for (Node n : graph.nodes()) {
+      for (Value v : n.inputs()) {
+        if (v != null) {
+          read.add(v);
+        }
+      }
+    }
+    return read;
   }
 
   private static AttributeProto attribute(Attr<?> key, Object value) {

@@ -55,7 +55,8 @@ public abstract class OpDef {
    * small graph over the node's present inputs (graph inputs in the node's input order, omitted optional inputs
    * left out) whose outputs, in order, replace the node's outputs; the emitter inlines it (recursively, so its
    * nodes get the same per-opset treatment). Null (the default) means the node is emitted as its own ONNX op.
-   * Used for ops newer than the target opset (Gelu before opset 20).
+   * Used for ops newer than the target opset (Gelu before opset 20) and for modes consumers run unreliably
+   * (training-mode BatchNormalization).
    */
   public org.twicing.dsl.ir.Graph decompose(org.twicing.dsl.ir.Node node, int opset) {
     return null;
@@ -82,6 +83,14 @@ public abstract class OpDef {
       g.output("out" + k, outs.get(k));
     }
     return g.build();
+  }
+
+  /**
+   * How many leading outputs ONNX requires of a node with these attributes; outputs from this index on are
+   * optional, and the emitter leaves out those nothing reads (MaxPool's Indices, Dropout's mask). Default: all.
+   */
+  public int requiredOutputs(Attributes attributes) {
+    return Integer.MAX_VALUE;
   }
 
   /** Whether this op's outputs depend on random state, so it must not be folded or deduplicated. */

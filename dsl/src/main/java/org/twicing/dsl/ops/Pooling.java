@@ -84,6 +84,11 @@ final class Pooling {
     }
 
     @Override
+    public int requiredOutputs(Attributes attributes) {
+      return 1;
+    }
+
+    @Override
     public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
       Window w = evalWindow("MaxPool", a, in.get(0).shape());
       return List.of(SpatialKernels.pool(in.get(0), SpatialKernels.Pool.MAX, w.kernel(), w.strides(), w.pads(),

@@ -683,6 +683,11 @@ class OpParityTest {
       c.out("running_mean", r.get(1));
       c.out("running_var", r.get(2));
     });
+    add(cs, "BatchNormalization", "training mode, one tensor feeding scale, B, mean and var, Y only", c -> {
+      // ONNX Runtime's native training-mode kernel gets this wrong (it is why that mode lowers to its formula).
+      Value p = c.in("p", DType.FLOAT32, uniform(0.5, 2), 2);
+      c.out("y", Ops.batchNormTraining(c.in("x", 1, 2, 4, 4), p, p, p, p, 1e-5, 0.9).get(0));
+    });
     add(cs, "BatchNormalization", "training mode rank 3", c -> {
       List<Value> r = Ops.batchNormTraining(c.in("x", 4, 2, 6), c.in("scale", 2), c.in("bias", 2), c.in("mean", 2),
           c.in("var", DType.FLOAT32, uniform(0.5, 2), 2), 1e-3, 0.7);
@@ -817,7 +822,8 @@ class OpParityTest {
 
   /**
    * Ops newer than the target opset are emitted as their formula: Gelu is a Gelu node only from opset 20 (Erf or
-   * Tanh arithmetic before); ops the opset has (BatchNormalization in both modes) stay one node.
+   * Tanh arithmetic before); training-mode BatchNormalization is always its formula (see the aliasing parity
+   * case), inference-mode BatchNormalization stays one node.
    */
   @Test
   void loweringFollowsTheTargetOpset() throws Exception {
@@ -848,9 +854,41 @@ class OpParityTest {
         "opset 17 writes Gelu with Erf and Tanh: " + counts.get(17));
     assertEquals(2, counts.get(20).get("Gelu"), "opset 20 emits both Gelu nodes natively: " + counts.get(20));
     for (int opset : counts.keySet()) {
-      assertEquals(2, counts.get(opset).get("BatchNormalization"), "both BatchNormalization nodes stay nodes at "
-          + "opset " + opset + ": " + counts.get(opset));
+      assertEquals(1, counts.get(opset).get("BatchNormalization"), "only the inference-mode BatchNormalization "
+          + "stays a node at opset " + opset + ": " + counts.get(opset));
     }
+  }
+
+  /**
+   * Optional outputs nothing reads are not emitted: a MaxPool whose Indices are unused has one output (as TensorRT
+   * and most consumers expect), one whose Indices are a graph output keeps both, and the result still runs.
+   */
+  @Test
+  void unreadOptionalOutputsAreLeftOut() throws Exception {
+    GraphBuilder g = new GraphBuilder("optional");
+    Value x = g.input("x", TensorType.of(DType.FLOAT32, 1, 2, 4, 4));
+    Attributes win = Attributes.of(Ops.KERNEL_SHAPE, new long[] {2, 2}, Ops.STRIDES, new long[] {2, 2});
+    g.output("y_only", Ops.maxPool(x, win).get(0));
+    List<Value> both = Ops.maxPool(Ops.neg(x), win);
+    g.output("y", both.get(0));
+    g.output("indices", both.get(1));
+    byte[] bytes = OnnxEmitter.emit(g.build(), EmitOptions.defaults()).toByteArray();
+    OnnxChecker.check(bytes);
+    List<Integer> pools = new ArrayList<>();
+    for (var n : org.twicing.codegen.onnx.OnnxProtos.ModelProto.parseFrom(bytes).getGraph().getNodeList()) {
+      if (n.getOpType().equals("MaxPool")) {
+        pools.add(n.getOutputCount());
+      }
+    }
+    assertEquals(List.of(1, 2), pools, "MaxPool outputs: Indices only where read");
+    Random rng = new Random(3);
+    Map<String, Tensor> feeds = Map.of("x", Tensor.randn(DType.FLOAT32, rng, 1, 1, 2, 4, 4));
+    Map<String, Tensor> got = OrtRunner.run(bytes, feeds);
+    Map<String, Tensor> ref = Evaluator.run(g.build(), feeds);
+    for (String o : List.of("y_only", "y")) {
+      Tolerance.assertRelErr(got.get(o), ref.get(o), REL_TOL, o);
+    }
+    Tolerance.assertExact(got.get("indices"), ref.get("indices"), "indices");
   }
 
   /** Every op in {@link Ops#registry()} has at least one parity case whose graph really contains it. */

@@ -42,7 +42,7 @@ import org.twicing.tests.support.Tolerance;
  * General Conv, BatchNormalization (both modes), MaxPool and AveragePool against PyTorch
  * ({@code src/test/python/torch_ops.py} under Debian's {@code /usr/bin/python3}): the forward value and the
  * gradients of L = sum(y * r) that our autodiff builds from the ops' gradient rules, run both in ONNX Runtime
- * (float32; the emitted training graph with ConvTranspose, ScatterElements and training-mode
+ * (float32; the emitted training graph with ConvTranspose, ScatterElements, the lowered training-mode
  * BatchNormalization) and in the float64 reference evaluator, compared with torch.autograd in float64 on the same
  * float32 inputs.
  */
