@@ -8,7 +8,8 @@ For each model and opset it writes DIR/<model>_op<k>.onnx and DIR/<model>_op<k>.
         (torch may fold a parameter into a transposed copy named onnx::MatMul_N; its gradient is transposed too),
     next.<initializer> the value after one torch.optim.AdamW step (lr 1e-2, weight decay 0.05 on initializers of
         rank >= 2 except cls_token/pos_embed, betas 0.9/0.999, eps 1e-8) on the same batch.
-The models: 'cnn' (Conv with padding and stride, inference-mode BatchNormalization whose running statistics are
+The models: 'patch' (a ViT stem as timm writes it: flatten(2) of the patch grid, cls_token.expand(B, -1, -1),
+pos_embed; its shapes are run-time computations on the batch size), 'cnn' (Conv with padding and stride, inference-mode BatchNormalization whose running statistics are
 not parameters, MaxPool, global average pooling; input [batch, 1, 8, 8], 3 classes), 'mlp' (Flatten, Linear, GELU, Linear, LayerNorm, ReLU, Linear; input [batch, 1, 4, 4], 5 classes),
 'lm' (token + position embedding, a pre-LN causal attention block with a GELU MLP, head; tokens [batch, 8],
 vocabulary 11) and 'fmnist' (Flatten, Linear 784->32, ReLU, Linear 32->10; for training on Fashion-MNIST) and 'bytelm' (the 'lm' layout with
@@ -109,6 +110,24 @@ class Cnn(nn.Module):
         return self.head(F.adaptive_avg_pool2d(h, 1).flatten(1))
 
 
+class PatchNet(nn.Module):
+    """A ViT stem written as timm writes it: flatten(2) of the patch grid and cls_token.expand(B, -1, -1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Conv2d(1, 4, 2, stride=2)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, 4) * 0.1)
+        self.pos_embed = nn.Parameter(torch.randn(1, 5, 4) * 0.1)
+        self.norm = nn.LayerNorm(4)
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x):
+        x = self.proj(x).flatten(2).transpose(1, 2)
+        x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1) + self.pos_embed
+        h = self.norm(x)
+        return self.head(h[:, 0] + h[:, 1:].mean(dim=1))
+
+
 def perturb(model):
     """Non-default LayerNorm scales and biases, so their gradients are not trivially symmetric."""
     g = torch.Generator().manual_seed(7)
@@ -131,6 +150,8 @@ def cases():
     perturb(lm)
     tokens = torch.randint(0, 11, (2, 8))
     yield "lm", lm, tokens, torch.randint(0, 11, (2, 8)), "tokens", {0: "batch"}
+    torch.manual_seed(5)
+    yield "patch", PatchNet(), torch.randn(2, 1, 4, 4), torch.tensor([1, 2]), "pixels", {0: "batch"}
     torch.manual_seed(4)
     cnn = Cnn()
     with torch.no_grad():

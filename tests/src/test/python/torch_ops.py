@@ -47,9 +47,19 @@ def batch_norm(t, a):
     return (t["x"] - c(t["mean"])) / torch.sqrt(c(t["var"]) + eps) * c(t["scale"]) + c(t["bias"])
 
 
+def symmetric(a, nd):
+    pads = a.get("pads", [0] * 2 * nd)
+    if pads[:nd] != pads[nd:]:
+        raise ValueError("ceil_mode cases need symmetric pads (torch pads natively then): %r" % (pads,))
+    return pads[:nd]
+
+
 def max_pool(t, a):
     nd = t["x"].dim() - 2
     fn = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}[nd]
+    if a.get("ceil_mode", 0):
+        return fn(t["x"], a["kernel_shape"], stride=a.get("strides", [1] * nd), padding=symmetric(a, nd),
+                  dilation=a.get("dilations", [1] * nd), ceil_mode=True)
     x = onnx_pad(t["x"], a.get("pads", [0] * 2 * nd), value=float("-inf"))
     return fn(x, a["kernel_shape"], stride=a.get("strides", [1] * nd), dilation=a.get("dilations", [1] * nd))
 
@@ -57,6 +67,9 @@ def max_pool(t, a):
 def average_pool(t, a):
     nd = t["x"].dim() - 2
     fn = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}[nd]
+    if a.get("ceil_mode", 0):
+        return fn(t["x"], a["kernel_shape"], stride=a.get("strides", [1] * nd), padding=symmetric(a, nd),
+                  ceil_mode=True, count_include_pad=bool(a.get("count_include_pad", 0)))
     pads = a.get("pads", [0] * 2 * nd)
     k = a["kernel_shape"]
     s = a.get("strides", [1] * nd)

@@ -31,9 +31,11 @@ final class NodeImport {
   private final Map<String, Value> values;
   private final Set<String> consumed;
   private final Path externalDataDir;
+  private final ShapeContents shapes;
 
   NodeImport(NodeProto proto, String nodeName, long opset, GraphBuilder graph, Map<String, Value> values,
-      Set<String> consumed, Path externalDataDir) {
+      Set<String> consumed, Path externalDataDir, ShapeContents shapes) {
+    this.shapes = shapes;
     this.proto = proto;
     this.nodeName = nodeName;
     this.opset = opset;
@@ -182,7 +184,8 @@ final class NodeImport {
    * arithmetic on values known at build time (exporters compute head sizes as {@code Div(Gather(Shape(x)), h)})
    * is folded into constants here, so the shapes it describes stay static for the ops and gradients downstream.
    */
-  List<Value> emit(OpDef op, List<Value> inputs, Attributes attributes) {
+  List<Value> emit(OpDef op, List<Value> given, Attributes attributes) {
+    List<Value> inputs = staticShapes(op, given);
     List<Tensor> known = knownIntegers(op, inputs);
     if (known != null) {
       List<Tensor> folded = op.evaluate(known, attributes);
@@ -197,14 +200,51 @@ final class NodeImport {
         return out;
       }
     }
-    return graph.applyNamed(op, nodeName, inputs, attributes, proto.getOutputList());
+    List<ShapeContents.Entry> contents = shapes.evaluate(op.onnxType(), inputs, attributes);
+    List<Value> out = graph.applyNamed(op, nodeName, inputs, attributes, proto.getOutputList());
+    Value first = out.get(0);
+    if (contents != null && first.rank() <= 1 && first.shape().isFixed()
+        && first.shape().numel() == contents.size()) {
+      shapes.record(first, contents);
+    }
+    return out;
+  }
+
+  /** The operand of each op that must be a shape known when building (Reshape's and Expand's target). */
+  private static final Map<String, Integer> SHAPE_OPERAND = Map.of("Reshape", 1, "Expand", 1, "ConstantOfShape", 0,
+      "Tile", 1);
+
+  /**
+   * Replaces a shape operand that our ops cannot read when building (run-time arithmetic on the batch size) by an
+   * equal one they can: constants and Shape slices, whenever {@link ShapeContents} knows or names every entry.
+   */
+  private List<Value> staticShapes(OpDef op, List<Value> inputs) {
+    Integer k = SHAPE_OPERAND.get(op.onnxType());
+    if (k == null || k >= inputs.size() || inputs.get(k) == null) {
+      return inputs;
+    }
+    Value v = inputs.get(k);
+    if (v.constant() != null || v.shapeValue() != null && v.shapeValue().stream().allMatch(d -> d != null)) {
+      return inputs;
+    }
+    List<ShapeContents.Entry> contents = shapes.of(v);
+    if (contents != null && op.onnxType().equals("Reshape")) {
+      contents = ShapeContents.resolveReshape(inputs.get(0).shape(), contents);
+    }
+    Value rebuilt = contents == null ? null : shapes.materialize(graph, contents, nodeName + "/shape");
+    if (rebuilt == null) {
+      return inputs;
+    }
+    List<Value> out = new ArrayList<>(inputs);
+    out.set(k, rebuilt);
+    return out;
   }
 
   /** Folded constants above this many elements are not made, to keep models small. */
   private static final int FOLD_LIMIT = 1 << 16;
 
   /** The values of {@code inputs} when every one is an integer or bool known at build time, else null. */
-  private static List<Tensor> knownIntegers(OpDef op, List<Value> inputs) {
+  private List<Tensor> knownIntegers(OpDef op, List<Value> inputs) {
     if (op.isRandom() || inputs.isEmpty() || op.onnxType().equals("Constant")) {
       return null;
     }
@@ -220,11 +260,16 @@ final class NodeImport {
       if (v.constant() != null) {
         out.add(v.constant());
       } else if (v.shapeValue() != null && v.dtype() == DType.INT64 && v.shape().isFixed()
-          && v.shapeValue().stream().allMatch(Dim::isFixed)) {
+          && v.shapeValue().stream().allMatch(d -> d != null && d.isFixed())) {
         double[] d = v.shapeValue().stream().mapToDouble(Dim::size).toArray();
         out.add(new Tensor(DType.INT64, v.shape().sizes(), d));
       } else {
-        return null;
+        List<ShapeContents.Entry> c = shapes.of(v);
+        if (c == null || !v.shape().isFixed() || !c.stream().allMatch(ShapeContents.Entry::known)) {
+          return null;
+        }
+        out.add(new Tensor(v.dtype(), v.shape().sizes(), c.stream().mapToDouble(ShapeContents.Entry::value)
+            .toArray()));
       }
     }
     return out;

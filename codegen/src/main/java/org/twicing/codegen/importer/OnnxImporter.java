@@ -163,6 +163,7 @@ public final class OnnxImporter {
     private final Map<String, Value> values = new HashMap<>();
     private final Set<String> consumed = new HashSet<>();
     private final Set<String> nodeNames = new HashSet<>();
+    private final ShapeContents shapes = new ShapeContents();
 
     Build(GraphProto gp, long opset, Path dir, String what) {
       this.gp = gp;
@@ -191,7 +192,9 @@ public final class OnnxImporter {
       for (ValueInfoProto in : gp.getInputList()) {
         // Before IR 4, initializers were also listed as inputs; those are weights, not inputs.
         if (!initializers.containsKey(in.getName())) {
-          values.put(in.getName(), g.input(in.getName(), type(in)));
+          Value v = g.input(in.getName(), type(in));
+          values.put(in.getName(), v);
+          shapes.addSource(v);
         }
       }
       for (TensorProto t : initializers.values()) {
@@ -216,7 +219,7 @@ public final class OnnxImporter {
         String nodeName = n.getName().isEmpty() || nodeNames.contains(n.getName()) ? n.getOpType() + "_" + i
             : n.getName();
         nodeNames.add(nodeName);
-        NodeImport ni = new NodeImport(n, nodeName, opset, g, values, consumed, dir);
+        NodeImport ni = new NodeImport(n, nodeName, opset, g, values, consumed, dir, shapes);
         List<Value> outs;
         try {
           outs = OpImports.apply(ni);
@@ -226,6 +229,7 @@ public final class OnnxImporter {
         for (int k = 0; k < outs.size() && k < n.getOutputCount(); k++) {
           if (!n.getOutput(k).isEmpty() && outs.get(k) != null) {
             values.put(n.getOutput(k), outs.get(k));
+            shapes.addSource(outs.get(k));
           }
         }
       }

@@ -355,4 +355,32 @@ class OnnxImporterTest {
       assertEquals(Math.max(0, X.data()[i]), y.data()[i]);
     }
   }
+
+  @Test
+  void runTimeShapeArithmeticOnTheBatchSizeGivesStaticTypes() {
+    // flatten(1) written as Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])), and w.expand(B, -1) written
+    // as Expand(w, Where(Equal(s, -1), 1, s)) with s = Concat([B], [-1]): torch.onnx.export's forms.
+    ModelProto m = model(17, List.of(
+        node("Shape", "shape", List.of("x"), List.of("s")),
+        node("Gather", "g", List.of("s", "zero"), List.of("b"), integer("axis", 0)),
+        node("Unsqueeze", "u", List.of("b", "zeroAxes"), List.of("b1")),
+        node("Concat", "c", List.of("b1", "minusOne"), List.of("target"), integer("axis", 0)),
+        node("Reshape", "r", List.of("x", "target"), List.of("flat")),
+        node("Equal", "eq", List.of("target", "minusOnes"), List.of("isMinus")),
+        node("Where", "wh", List.of("isMinus", "ones", "target"), List.of("expandTo")),
+        node("Expand", "e", List.of("w", "expandTo"), List.of("wide")),
+        node("Add", "a", List.of("flat", "wide"), List.of("y"))),
+        List.of(info("x", F32, "batch", 2L, 3L)), List.of(info("y", F32)),
+        List.of(longs("zero", new long[] {}, 0), longs("zeroAxes", new long[] {1}, 0),
+            longs("minusOne", new long[] {1}, -1), longs("minusOnes", new long[] {2}, -1, -1),
+            longs("ones", new long[] {2}, 1, 1), floats("w", new long[] {1, 6}, 1, 2, 3, 4, 5, 6)));
+    Graph g = OnnxImporter.fromProto(m, null).graph();
+    assertEquals(List.of(Dim.sym("batch"), Dim.of(6)), g.outputs().get("y").shape().dims());
+    Tensor x = new Tensor(DType.FLOAT32, new long[] {2, 2, 3}, new double[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+    Tensor y = Evaluator.run(g, Map.of("x", x)).get("y");
+    assertArrayEquals(new long[] {2, 6}, y.shape());
+    for (int i = 0; i < 12; i++) {
+      assertEquals(x.data()[i] + (i % 6 + 1), y.data()[i]);
+    }
+  }
 }

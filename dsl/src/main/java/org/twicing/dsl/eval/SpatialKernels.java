@@ -14,7 +14,24 @@ public final class SpatialKernels {
 
   /** Output spatial size along one axis for a window (floor mode). */
   public static long outSize(long in, long kernel, long stride, long padBegin, long padEnd, long dilation) {
-    return (in + padBegin + padEnd - (dilation * (kernel - 1) + 1)) / stride + 1;
+    return outSize(in, kernel, stride, padBegin, padEnd, dilation, false);
+  }
+
+  /**
+   * Output spatial size along one axis; in ceil mode a last, partial window counts unless it would start past the
+   * input and its leading pad (the rule of PyTorch and ONNX Runtime).
+   */
+  public static long outSize(long in, long kernel, long stride, long padBegin, long padEnd, long dilation,
+      boolean ceil) {
+    long span = in + padBegin + padEnd - (dilation * (kernel - 1) + 1);
+    if (!ceil || span < 0) {
+      return Math.floorDiv(span, stride) + 1;
+    }
+    long out = (span + stride - 1) / stride + 1;
+    if ((out - 1) * stride >= in + padBegin) {
+      out--;
+    }
+    return out;
   }
 
   /** Number of elements of a spatial extent. */
@@ -184,22 +201,25 @@ public final class SpatialKernels {
   /**
    * Max or average pooling over windows (floor mode) of {@code x} [N, C, in...]. Returns the pooled tensor and, for
    * max pooling, the int64 indices of the maxima flattened over all of {@code x} (ONNX MaxPool's Indices, row-major,
-   * padding excluded); a tie goes to the first maximum in window scan order. Average pooling divides by the whole
-   * window when {@code countIncludePad}, else by the window's positions inside the input.
+   * padding excluded); a tie goes to the first maximum in window scan order. Average pooling divides by the
+   * window's positions inside the padded input when {@code countIncludePad} (the whole window, except for a
+   * ceil-mode window hanging past the end pad), else by its positions inside the input.
    */
   public static Tensor[] pool(Tensor x, Pool kind, long[] kernel, long[] strides, long[] pads, long[] dilations,
-      boolean countIncludePad) {
+      boolean countIncludePad, boolean ceil) {
     long[] xs = x.shape();
     int sp = xs.length - 2;
     int nc = (int) (xs[0] * xs[1]);
     long[] in = Arrays.copyOfRange(xs, 2, xs.length);
     long[] out = new long[sp];
     for (int i = 0; i < sp; i++) {
-      out[i] = outSize(in[i], kernel[i], strides[i], pads[i], pads[i + sp], dilations[i]);
+      out[i] = outSize(in[i], kernel[i], strides[i], pads[i], pads[i + sp], dilations[i], ceil);
     }
     int inN = count(in);
     int outN = count(out);
     int kN = count(kernel);
+    double[] divisor = windowCounts(in, kernel, strides, pads, dilations, countIncludePad, ceil, DType.FLOAT64)
+        .data();
     double[] y = new double[nc * outN];
     double[] idx = new double[nc * outN];
     double[] xd = x.data();
@@ -211,7 +231,6 @@ public final class SpatialKernels {
       for (int p = 0; p < nc; p++) {
         double acc = kind == Pool.MAX ? Double.NEGATIVE_INFINITY : 0;
         int arg = -1;
-        int inside = 0;
         for (int kp = 0; kp < kN; kp++) {
           unflatten(kp, kernel, kk);
           for (int a = 0; a < sp; a++) {
@@ -221,7 +240,6 @@ public final class SpatialKernels {
           if (ip < 0) {
             continue;
           }
-          inside++;
           double v = xd[p * inN + ip];
           if (kind == Pool.MAX) {
             if (arg < 0 || v > acc) {
@@ -233,7 +251,7 @@ public final class SpatialKernels {
           }
         }
         if (kind == Pool.AVERAGE) {
-          acc /= countIncludePad ? kN : inside;
+          acc /= divisor[op];
         }
         y[p * outN + op] = acc;
         idx[p * outN + op] = arg;
@@ -246,15 +264,17 @@ public final class SpatialKernels {
   }
 
   /**
-   * For average pooling with {@code count_include_pad=0}: how many window positions fall inside the input, per
-   * output position (a tensor of the output's spatial shape).
+   * Average pooling's divisor per output position (a tensor of the output's spatial shape): how many window
+   * positions fall inside the input, or with {@code includePad} inside the padded input.
    */
   public static Tensor windowCounts(long[] in, long[] kernel, long[] strides, long[] pads, long[] dilations,
-      DType dtype) {
+      boolean includePad, boolean ceil, DType dtype) {
     int sp = in.length;
     long[] out = new long[sp];
+    long[] padded = new long[sp];
     for (int i = 0; i < sp; i++) {
-      out[i] = outSize(in[i], kernel[i], strides[i], pads[i], pads[i + sp], dilations[i]);
+      out[i] = outSize(in[i], kernel[i], strides[i], pads[i], pads[i + sp], dilations[i], ceil);
+      padded[i] = includePad ? in[i] + pads[i] + pads[i + sp] : in[i];
     }
     double[] cnt = new double[count(out)];
     long[] o = new long[sp];
@@ -265,9 +285,9 @@ public final class SpatialKernels {
       for (int kp = 0; kp < count(kernel); kp++) {
         unflatten(kp, kernel, kk);
         for (int a = 0; a < sp; a++) {
-          pos[a] = o[a] * strides[a] - pads[a] + kk[a] * dilations[a];
+          pos[a] = o[a] * strides[a] - pads[a] + kk[a] * dilations[a] + (includePad ? pads[a] : 0);
         }
-        if (flatten(pos, in) >= 0) {
+        if (flatten(pos, padded) >= 0) {
           cnt[op]++;
         }
       }

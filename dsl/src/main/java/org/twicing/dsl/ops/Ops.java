@@ -39,7 +39,7 @@ public final class Ops {
   public static final Attr<long[]> DILATIONS = Window.DILATIONS;
   /** Window {@code auto_pad}: NOTSET (default, explicit pads), VALID, SAME_UPPER or SAME_LOWER. */
   public static final Attr<String> AUTO_PAD = Window.AUTO_PAD;
-  /** Pooling {@code ceil_mode}; only 0 (floor) is supported and 1 is refused by the shape rule. */
+  /** Pooling {@code ceil_mode}: 0 (floor, the default) or 1 (ceil, a last partial window counts). */
   public static final Attr<Long> CEIL_MODE = Window.CEIL_MODE;
   /** Conv/ConvTranspose {@code group} (default 1). */
   public static final Attr<Long> GROUP = Convolution.GROUP;

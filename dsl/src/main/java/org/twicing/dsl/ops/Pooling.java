@@ -92,7 +92,7 @@ final class Pooling {
     public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
       Window w = evalWindow("MaxPool", a, in.get(0).shape());
       return List.of(SpatialKernels.pool(in.get(0), SpatialKernels.Pool.MAX, w.kernel(), w.strides(), w.pads(),
-          w.dilations(), false));
+          w.dilations(), false, w.ceil()));
     }
 
     @Override
@@ -109,7 +109,7 @@ final class Pooling {
     }
   };
 
-  /** AveragePool (opset 17 form: no dilations), count_include_pad 0 or 1. */
+  /** AveragePool (opset 17 form: no dilations), count_include_pad 0 or 1, floor or ceil mode. */
   static final OpDef AVERAGE_POOL = new OpDef("AveragePool") {
     @Override
     public List<TensorType> infer(OpCall call) {
@@ -124,7 +124,7 @@ final class Pooling {
     public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
       Window w = evalWindow("AveragePool", a, in.get(0).shape());
       return List.of(SpatialKernels.pool(in.get(0), SpatialKernels.Pool.AVERAGE, w.kernel(), w.strides(),
-          w.pads(), w.dilations(), a.get(COUNT_INCLUDE_PAD, 0L) != 0)[0]);
+          w.pads(), w.dilations(), a.get(COUNT_INCLUDE_PAD, 0L) != 0, w.ceil())[0]);
     }
 
     @Override
@@ -142,26 +142,27 @@ final class Pooling {
       }
       // Each output spreads dY / divisor uniformly over its window: a depthwise ConvTranspose with a kernel of ones.
       long[] in = Window.spatial(x.shape());
-      long kN = Tensor.numel(win.kernel());
-      Value scaled;
-      if (g.attr(COUNT_INCLUDE_PAD, 0L) != 0) {
-        scaled = mul(dy, scalarLike(dy, 1.0 / kN));
-      } else {
-        Tensor counts = SpatialKernels.windowCounts(in, win.kernel(), win.strides(), win.pads(), win.dilations(),
-            dy.dtype());
-        scaled = div(dy, constantLike(dy, counts));
-      }
+      Tensor counts = SpatialKernels.windowCounts(in, win.kernel(), win.strides(), win.pads(), win.dilations(),
+          g.attr(COUNT_INCLUDE_PAD, 0L) != 0, win.ceil(), dy.dtype());
+      Value scaled = div(dy, constantLike(dy, counts));
       long[] wShape = new long[win.rank() + 2];
       wShape[0] = c.size();
       wShape[1] = 1;
       System.arraycopy(win.kernel(), 0, wShape, 2, win.rank());
       Value ones = constantLike(dy, Tensor.full(dy.dtype(), 1.0, wShape));
-      long[] outPad = new long[win.rank()];
-      for (int i = 0; i < win.rank(); i++) {
-        outPad[i] = (in[i] + win.pads()[i] + win.pads()[i + win.rank()] - win.kernel()[i]) % win.strides()[i];
+      // The ConvTranspose output, stride (out - 1) + output_padding + kernel - pad_begin - pad_end, must come back
+      // to the input size: crop the end (a ceil-mode window can hang past it) or pad it (unread trailing input).
+      int n = win.rank();
+      long[] outPad = new long[n];
+      long[] pads = win.pads().clone();
+      for (int i = 0; i < n; i++) {
+        long out = dy.shape().dim(2 + i).size();
+        long over = win.strides()[i] * (out - 1) + win.kernel()[i] - win.pads()[i] - in[i];
+        pads[i + n] = Math.max(over, 0);
+        outPad[i] = Math.max(-over, 0);
       }
-      Attributes at = win.explicit(Attributes.of(Convolution.GROUP, c.size()))
-          .with(Convolution.OUTPUT_PADDING, outPad);
+      Attributes at = new Window(win.kernel(), win.strides(), pads, win.dilations(), false)
+          .explicit(Attributes.of(Convolution.GROUP, c.size())).with(Convolution.OUTPUT_PADDING, outPad);
       return Arrays.asList(x.graph().apply1(Convolution.CONV_TRANSPOSE, at, scaled, ones));
     }
   };

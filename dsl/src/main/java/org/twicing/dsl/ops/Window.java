@@ -12,9 +12,10 @@ import org.twicing.dsl.types.Shape;
 
 /**
  * The sliding-window geometry shared by Conv, ConvTranspose, MaxPool and AveragePool: kernel, strides, explicit
- * pads (ONNX order: all begins, then all ends) and dilations, with {@code auto_pad} resolved to explicit pads.
+ * pads (ONNX order: all begins, then all ends), dilations and the pools' ceil mode, with {@code auto_pad} resolved
+ * to explicit pads.
  */
-record Window(long[] kernel, long[] strides, long[] pads, long[] dilations) {
+record Window(long[] kernel, long[] strides, long[] pads, long[] dilations, boolean ceil) {
   static final Attr<long[]> KERNEL_SHAPE = Attr.ints("kernel_shape");
   static final Attr<long[]> STRIDES = Attr.ints("strides");
   static final Attr<long[]> PADS = Attr.ints("pads");
@@ -27,9 +28,13 @@ record Window(long[] kernel, long[] strides, long[] pads, long[] dilations) {
     return kernel.length;
   }
 
-  /** The attributes (strides, pads, dilations) that describe this window explicitly. */
+  /**
+   * The attributes (strides, pads, dilations) that describe this window explicitly, for the ConvTranspose/Conv a
+   * gradient builds (which have no ceil mode: the caller sizes their output itself).
+   */
   Attributes explicit(Attributes base) {
-    return base.with(AUTO_PAD, null).with(STRIDES, strides).with(PADS, pads).with(DILATIONS, dilations);
+    return base.with(AUTO_PAD, null).with(CEIL_MODE, null).with(STRIDES, strides).with(PADS, pads)
+        .with(DILATIONS, dilations);
   }
 
   /**
@@ -53,9 +58,11 @@ record Window(long[] kernel, long[] strides, long[] pads, long[] dilations) {
             + " and dilations " + Arrays.toString(d) + " must be positive");
       }
     }
-    if (a.get(CEIL_MODE, 0L) != 0) {
-      throw err.apply("ceil_mode=1 is not supported (only floor-mode output sizes, ceil_mode=0)");
+    long ceilMode = a.get(CEIL_MODE, 0L);
+    if (ceilMode != 0 && ceilMode != 1) {
+      throw err.apply("ceil_mode must be 0 or 1, got " + ceilMode);
     }
+    boolean ceil = ceilMode == 1;
     switch (auto) {
       case "NOTSET" -> {
         p = p == null ? new long[2 * n] : p;
@@ -69,7 +76,7 @@ record Window(long[] kernel, long[] strides, long[] pads, long[] dilations) {
         p = new long[2 * n];
         for (int i = 0; i < n; i++) {
           if (in[i] < 0) {
-            return new Window(kernel, s, null, d);
+            return new Window(kernel, s, null, d, ceil);
           }
           long out = (in[i] + s[i] - 1) / s[i];
           long total = Math.max(0, (out - 1) * s[i] + d[i] * (kernel[i] - 1) + 1 - in[i]);
@@ -83,7 +90,7 @@ record Window(long[] kernel, long[] strides, long[] pads, long[] dilations) {
     if (!auto.equals("NOTSET") && a.has(PADS)) {
       throw err.apply("auto_pad " + auto + " and explicit pads cannot be combined");
     }
-    return new Window(kernel, s, p, d);
+    return new Window(kernel, s, p, d, ceil);
   }
 
   /** The output spatial dims for input {@code x} of rank 2 + n, failing through {@code err} when a window is empty. */
@@ -95,7 +102,17 @@ record Window(long[] kernel, long[] strides, long[] pads, long[] dilations) {
         out.add(Dim.sym(in + suffix));
         continue;
       }
-      long o = SpatialKernels.outSize(in.size(), kernel[i], strides[i], pads[i], pads[i + rank()], dilations[i]);
+      long o = SpatialKernels.outSize(in.size(), kernel[i], strides[i], pads[i], pads[i + rank()], dilations[i],
+          ceil);
+      if (ceil) {
+        long span = in.size() + pads[i] + pads[i + rank()] - (dilations[i] * (kernel[i] - 1) + 1);
+        if (span >= 0 && (span + strides[i] - 1) / strides[i] + 1 != o) {
+          // ONNX's shape inference keeps such a window, ONNX Runtime and PyTorch drop it: refuse rather than pick.
+          throw err.apply("with ceil_mode=1 the last window along spatial axis " + i + " would start in the end "
+              + "padding (input " + in.size() + ", kernel " + kernel[i] + ", stride " + strides[i] + ", pads "
+              + pads[i] + "/" + pads[i + rank()] + "), where ONNX and ONNX Runtime disagree on the output size");
+        }
+      }
       if (o <= 0) {
         throw err.apply("spatial size " + in.size() + " with kernel " + kernel[i] + ", stride " + strides[i]
             + ", dilation " + dilations[i] + ", pads " + pads[i] + "/" + pads[i + rank()] + " gives no output");

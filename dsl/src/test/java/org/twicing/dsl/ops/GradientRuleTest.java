@@ -374,6 +374,17 @@ class GradientRuleTest {
         Ops.averagePool(c.x("x", 1, 3, 5, 6), new long[] {3, 2}, new long[] {2, 2}, new long[] {1, 0, 1, 1}, true))));
     cs.add(new Case("AveragePool 1-D kernel 3 stride 2", "AveragePool", c -> c.y(Ops.averagePool(c.x("x", 2, 2, 8),
         new long[] {3}, new long[] {2}, new long[] {0, 0}, false))));
+    cs.add(new Case("MaxPool ceil_mode 3x3 stride 2", "MaxPool", c -> c.ys(Ops.maxPool(c.x("x", 1, 2, 6, 7),
+        Attributes.of(Ops.KERNEL_SHAPE, new long[] {3, 3}, Ops.STRIDES, new long[] {2, 2})
+            .with(Ops.PADS, new long[] {1, 0, 0, 1}).with(Ops.CEIL_MODE, 1L)), true, false)));
+    for (long cip = 0; cip < 2; cip++) {
+      long incl = cip;
+      cs.add(new Case("AveragePool ceil_mode count_include_pad " + incl, "AveragePool", c -> c.y(Ops.averagePool(
+          c.x("x", 1, 2, 6, 7), Attributes.of(Ops.KERNEL_SHAPE, new long[] {3, 2}, Ops.STRIDES, new long[] {2, 2})
+              .with(Ops.PADS, new long[] {1, 0, 1, 0}).with(Ops.CEIL_MODE, 1L).with(Ops.COUNT_INCLUDE_PAD, incl)))));
+    }
+    cs.add(new Case("AveragePool stride 3 leaves trailing input unread", "AveragePool", c -> c.y(Ops.averagePool(
+        c.x("x", 1, 1, 9, 5), new long[] {2, 2}, new long[] {3, 3}, new long[] {0, 0, 0, 0}, false))));
     cs.add(new Case("GlobalAveragePool 2-D", "GlobalAveragePool", c -> c.y(Ops.globalAveragePool(
         c.x("x", 2, 3, 4, 5)))));
     cs.add(new Case("GlobalAveragePool 1-D", "GlobalAveragePool", c -> c.y(Ops.globalAveragePool(c.x("x", 2, 3, 4)))));

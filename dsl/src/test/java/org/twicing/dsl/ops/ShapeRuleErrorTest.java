@@ -274,8 +274,11 @@ class ShapeRuleErrorTest {
 
     w.add(wrong("MaxPool", "kernel larger than the padded input", g -> Ops.maxPool(f32(g, "x", 1, 2, 3, 3),
         new long[] {5, 5}, S1, P0), "'x'", "[1, 2, 3, 3]", "no output"));
-    w.add(wrong("MaxPool", "ceil_mode 1", g -> Ops.maxPool(f32(g, "x", 1, 2, 6, 6), Attributes.of(Ops.KERNEL_SHAPE,
-        new long[] {2, 2}, Ops.CEIL_MODE, 1L)), "'x'", "ceil_mode"));
+    w.add(wrong("MaxPool", "ceil_mode 2", g -> Ops.maxPool(f32(g, "x", 1, 2, 6, 6), Attributes.of(Ops.KERNEL_SHAPE,
+        new long[] {2, 2}, Ops.CEIL_MODE, 2L)), "'x'", "ceil_mode must be 0 or 1"));
+    w.add(wrong("AveragePool", "ceil-mode window starting in the end padding", g -> Ops.averagePool(
+        f32(g, "x", 1, 2, 6, 7), Attributes.of(Ops.KERNEL_SHAPE, new long[] {2, 2}, Ops.STRIDES, new long[] {2, 2})
+            .with(Ops.PADS, new long[] {0, 1, 0, 1}).with(Ops.CEIL_MODE, 1L)), "'x'", "[1, 2, 6, 7]", "end padding"));
     w.add(wrong("AveragePool", "kernel_shape missing", g -> Ops.averagePool(f32(g, "x", 1, 2, 6, 6),
         Attributes.none()), "'x'", "[1, 2, 6, 6]", "kernel_shape"));
     w.add(wrong("AveragePool", "dilations (opset 19)", g -> Ops.averagePool(f32(g, "x", 1, 2, 6, 6),

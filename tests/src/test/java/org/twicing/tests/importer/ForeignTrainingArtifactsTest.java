@@ -56,7 +56,7 @@ class ForeignTrainingArtifactsTest {
   }
 
   @ParameterizedTest(name = "{0} opset {1}")
-  @CsvSource({"mlp, 17", "mlp, 13", "lm, 17", "lm, 13", "cnn, 17", "cnn, 13"})
+  @CsvSource({"mlp, 17", "mlp, 13", "lm, 17", "lm, 13", "cnn, 17", "cnn, 13", "patch, 17", "patch, 13"})
   void artifactsPassTheCheckerAndMatchTorchAutogradAndAdamW(String name, int opset) throws IOException {
     Map<String, Tensor> ref = TorchExports.reference(name, opset);
     ForeignModel model = load(name, opset, ForeignModel.Options.defaults());

@@ -28,7 +28,7 @@ import org.twicing.tests.support.Tolerance;
 class TorchImportTest {
   static Stream<Arguments> exports() {
     Stream.Builder<Arguments> b = Stream.builder();
-    for (String model : new String[] {"mlp", "lm", "cnn"}) {
+    for (String model : new String[] {"mlp", "lm", "cnn", "patch"}) {
       for (int opset : TorchExports.OPSETS) {
         b.add(Arguments.of(model, opset));
       }

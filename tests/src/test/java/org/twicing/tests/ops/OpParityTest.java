@@ -724,6 +724,19 @@ class OpParityTest {
       add(cs, "AveragePool", "1-D asymmetric pads count_include_pad " + (incl ? 1 : 0), c -> c.out("y",
           Ops.averagePool(c.in("x", 2, 3, 8), new long[] {3}, new long[] {1}, new long[] {2, 1}, incl)));
     }
+    add(cs, "MaxPool", "ceil_mode 1 with Indices", c -> {
+      List<Value> r = Ops.maxPool(c.in("x", "batch", 2, 6, 7), Attributes.of(Ops.KERNEL_SHAPE, new long[] {3, 3},
+          Ops.STRIDES, new long[] {2, 2}).with(Ops.PADS, new long[] {1, 0, 0, 1}).with(Ops.CEIL_MODE, 1L));
+      c.out("y", r.get(0));
+      c.out("indices", r.get(1));
+    });
+    for (long cip = 0; cip < 2; cip++) {
+      long incl = cip;
+      add(cs, "AveragePool", "ceil_mode 1 count_include_pad " + incl, c -> c.out("y", Ops.averagePool(
+          c.in("x", "batch", 2, 6, 7), Attributes.of(Ops.KERNEL_SHAPE, new long[] {3, 2}, Ops.STRIDES,
+              new long[] {2, 2}).with(Ops.PADS, new long[] {1, 0, 1, 0}).with(Ops.CEIL_MODE, 1L)
+              .with(Ops.COUNT_INCLUDE_PAD, incl))));
+    }
     add(cs, "GlobalAveragePool", "2-D", c -> c.out("y", Ops.globalAveragePool(c.in("x", "batch", 3, 4, 5))));
     add(cs, "GlobalAveragePool", "1-D", c -> c.out("y", Ops.globalAveragePool(c.in("x", 2, 3, 7))));
 

@@ -103,6 +103,18 @@ class SpatialOpTorchTest {
           shapes("x", s(2, 3, 7, 6)), List.of("x"),
           v -> Ops.averagePool(v.get("x"), s(3, 3), s(2, 2), s(1, 0, 1, 1), include)));
     }
+    cs.add(new Case("maxpool2d_ceil_mode", "MaxPool", "{\"kernel_shape\":[3,3],\"strides\":[2,2],"
+        + "\"pads\":[1,1,1,1],\"ceil_mode\":1}", shapes("x", s(2, 2, 6, 7)), List.of("x"),
+        v -> Ops.maxPool(v.get("x"), Attributes.of(Ops.KERNEL_SHAPE, s(3, 3), Ops.STRIDES, s(2, 2))
+            .with(Ops.PADS, s(1, 1, 1, 1)).with(Ops.CEIL_MODE, 1L)).get(0)));
+    for (int incl = 0; incl < 2; incl++) {
+      long cip = incl;
+      cs.add(new Case("avgpool2d_ceil_mode_cip" + incl, "AveragePool", "{\"kernel_shape\":[3,2],"
+          + "\"strides\":[2,2],\"pads\":[1,0,1,0],\"ceil_mode\":1,\"count_include_pad\":" + incl + "}",
+          shapes("x", s(2, 2, 6, 7)), List.of("x"), v -> Ops.averagePool(v.get("x"), Attributes.of(Ops.KERNEL_SHAPE,
+              s(3, 2), Ops.STRIDES, s(2, 2)).with(Ops.PADS, s(1, 0, 1, 0)).with(Ops.CEIL_MODE, 1L)
+              .with(Ops.COUNT_INCLUDE_PAD, cip))));
+    }
     return cs;
   }
 
