@@ -3,9 +3,13 @@ package org.twicing.codegen.emit;
 import com.google.protobuf.ByteString;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
 import org.twicing.codegen.importer.TensorProtos;
 import org.twicing.codegen.onnx.OnnxProtos.AttributeProto;
 import org.twicing.codegen.onnx.OnnxProtos.GraphProto;
@@ -68,7 +72,7 @@ public final class OnnxEmitter {
         default -> throw new IllegalStateException();
       }
     });
-    java.util.Set<Value> read = readValues(graph);
+    Set<Value> read = readValues(graph);
     for (Node n : graph.nodes()) {
       node(n, options, g, Value::name, "", read);
     }
@@ -101,7 +105,7 @@ public final class OnnxEmitter {
    * {@code prefix} is prepended to node names (empty at top level); {@code read} holds the values something reads.
    */
   private static void node(Node n, EmitOptions options, GraphProto.Builder g,
-      java.util.function.Function<Value, String> names, String prefix, java.util.Set<Value> read) {
+      Function<Value, String> names, String prefix, Set<Value> read) {
     Graph sub = n.op().decompose(n, options.opset());
     if (sub != null) {
       inline(n, sub, options, g, names, prefix);
@@ -149,8 +153,8 @@ public final class OnnxEmitter {
    * builder's own names.
    */
   private static void inline(Node n, Graph sub, EmitOptions options, GraphProto.Builder g,
-      java.util.function.Function<Value, String> names, String outerPrefix) {
-    Map<Value, String> rename = new java.util.HashMap<>();
+      Function<Value, String> names, String outerPrefix) {
+    Map<Value, String> rename = new HashMap<>();
     int k = 0;
     for (Value v : n.inputs()) {
       if (v != null) {
@@ -162,16 +166,16 @@ public final class OnnxEmitter {
       rename.put(out, names.apply(n.output(o++)));
     }
     String prefix = outerPrefix + n.name() + "/lowered/";
-    java.util.function.Function<Value, String> inner = v -> rename.computeIfAbsent(v, x -> prefix + x.name());
-    java.util.Set<Value> read = readValues(sub);
+    Function<Value, String> inner = v -> rename.computeIfAbsent(v, x -> prefix + x.name());
+    Set<Value> read = readValues(sub);
     for (Node m : sub.nodes()) {
       node(m, options, g, inner, prefix, read);
     }
   }
 
   /** The values some node of {@code graph} reads or that are graph outputs. */
-  private static java.util.Set<Value> readValues(Graph graph) {
-    java.util.Set<Value> read = new java.util.HashSet<>(graph.outputs().values());
+  private static Set<Value> readValues(Graph graph) {
+    Set<Value> read = new HashSet<>(graph.outputs().values());
     for (Node n : graph.nodes()) {
       for (Value v : n.inputs()) {
         if (v != null) {

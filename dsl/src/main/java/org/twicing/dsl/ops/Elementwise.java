@@ -2,15 +2,21 @@ package org.twicing.dsl.ops;
 
 import static org.twicing.dsl.ops.Ops.*;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.DoubleBinaryOperator;
 import java.util.function.DoubleUnaryOperator;
 import java.util.function.Function;
+import java.util.function.ToDoubleFunction;
 import org.twicing.dsl.eval.Kernels;
+import org.twicing.dsl.ir.Attr;
 import org.twicing.dsl.ir.Attributes;
+import org.twicing.dsl.ir.Graph;
+import org.twicing.dsl.ir.Node;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Shape;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
 
@@ -22,7 +28,7 @@ final class Elementwise {
   private Elementwise() { }
 
   /** Gelu's {@code approximate} attribute: "none" (exact, erf) or "tanh". */
-  static final org.twicing.dsl.ir.Attr<String> APPROXIMATE = org.twicing.dsl.ir.Attr.string("approximate");
+  static final Attr<String> APPROXIMATE = Attr.string("approximate");
 
   /** A unary op: {@code y = f(x)}; {@code grad} builds dx from the call. */
   static class Unary extends OpDef {
@@ -286,7 +292,7 @@ final class Elementwise {
     }
 
     @Override
-    public org.twicing.dsl.ir.Graph decompose(org.twicing.dsl.ir.Node node, int opset) {
+    public Graph decompose(Node node, int opset) {
       if (opset >= 20) {
         return null;
       }
@@ -318,7 +324,7 @@ final class Elementwise {
       if (call.count() < 1) {
         throw call.fail("expects at least 1 input");
       }
-      List<org.twicing.dsl.types.Shape> shapes = new java.util.ArrayList<>();
+      List<Shape> shapes = new ArrayList<>();
       for (int i = 0; i < call.count(); i++) {
         if (call.input(i) == null) {
           throw call.fail("input %d is omitted; every operand is required", i);
@@ -346,7 +352,7 @@ final class Elementwise {
     @Override
     public List<Value> gradient(GradCall g) {
       int n = g.node().inputs().size();
-      List<Value> out = new java.util.ArrayList<>(Arrays.asList(new Value[n]));
+      List<Value> out = new ArrayList<>(Arrays.asList(new Value[n]));
       Value dy = g.grad(0);
       if (dy == null) {
         return out;
@@ -403,7 +409,7 @@ final class Elementwise {
     @Override
     public List<Value> gradient(GradCall g) {
       Value dy = g.grad(0);
-      List<Value> out = new java.util.ArrayList<>(Arrays.asList(new Value[g.node().inputs().size()]));
+      List<Value> out = new ArrayList<>(Arrays.asList(new Value[g.node().inputs().size()]));
       if (dy == null) {
         return out;
       }
@@ -443,9 +449,9 @@ final class Elementwise {
   /** A bool-only elementwise op (Not, And, Or): bool in, bool out, no gradient. */
   static final class Logical extends OpDef {
     private final int arity;
-    private final java.util.function.ToDoubleFunction<double[]> f;
+    private final ToDoubleFunction<double[]> f;
 
-    Logical(String onnxType, int arity, java.util.function.ToDoubleFunction<double[]> f) {
+    Logical(String onnxType, int arity, ToDoubleFunction<double[]> f) {
       super(onnxType);
       this.arity = arity;
       this.f = f;
@@ -456,7 +462,7 @@ final class Elementwise {
       if (call.count() != arity) {
         throw call.fail("expects %d input%s, got %d", arity, arity == 1 ? "" : "s", call.count());
       }
-      List<org.twicing.dsl.types.Shape> shapes = new java.util.ArrayList<>();
+      List<Shape> shapes = new ArrayList<>();
       for (int i = 0; i < arity; i++) {
         call.requireDType(i, DType.BOOL);
         shapes.add(call.shape(i));

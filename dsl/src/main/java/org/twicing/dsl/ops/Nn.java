@@ -7,9 +7,10 @@ import java.util.List;
 import java.util.Random;
 import org.twicing.dsl.ir.Attr;
 import org.twicing.dsl.ir.Attributes;
+import org.twicing.dsl.ir.Graph;
+import org.twicing.dsl.ir.Node;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
-
 import org.twicing.dsl.types.Shape;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
@@ -364,7 +365,7 @@ final class Nn {
     }
 
     @Override
-    public org.twicing.dsl.ir.Graph decompose(org.twicing.dsl.ir.Node node, int opset) {
+    public Graph decompose(Node node, int opset) {
       if (node.attributes().get(TRAINING_MODE, 0L) == 0) {
         return null;
       }

@@ -1,7 +1,12 @@
 package org.twicing.dsl.ops;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 import org.twicing.dsl.ir.Attributes;
+import org.twicing.dsl.ir.Graph;
+import org.twicing.dsl.ir.GraphBuilder;
+import org.twicing.dsl.ir.Node;
 import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
@@ -58,7 +63,7 @@ public abstract class OpDef {
    * Used for ops newer than the target opset (Gelu before opset 20) and for modes consumers run unreliably
    * (training-mode BatchNormalization).
    */
-  public org.twicing.dsl.ir.Graph decompose(org.twicing.dsl.ir.Node node, int opset) {
+  public Graph decompose(Node node, int opset) {
     return null;
   }
 
@@ -66,10 +71,10 @@ public abstract class OpDef {
    * Builds a {@link #decompose} graph for {@code node}: one graph input per present node input (named
    * {@code in<i>}, typed like it), {@code body} maps the inputs (null where omitted) to the replacement outputs.
    */
-  protected static org.twicing.dsl.ir.Graph decomposeWith(org.twicing.dsl.ir.Node node,
-      java.util.function.Function<List<Value>, List<Value>> body) {
-    org.twicing.dsl.ir.GraphBuilder g = new org.twicing.dsl.ir.GraphBuilder(node.name());
-    List<Value> ins = new java.util.ArrayList<>();
+  protected static Graph decomposeWith(Node node,
+      Function<List<Value>, List<Value>> body) {
+    GraphBuilder g = new GraphBuilder(node.name());
+    List<Value> ins = new ArrayList<>();
     for (int i = 0; i < node.inputs().size(); i++) {
       Value v = node.input(i);
       ins.add(v == null ? null : g.input("in" + i, v.type()));

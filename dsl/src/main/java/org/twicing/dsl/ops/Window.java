@@ -63,6 +63,9 @@ record Window(long[] kernel, long[] strides, long[] pads, long[] dilations, bool
       throw err.apply("ceil_mode must be 0 or 1, got " + ceilMode);
     }
     boolean ceil = ceilMode == 1;
+    if (!auto.equals("NOTSET") && a.has(PADS)) {
+      throw err.apply("auto_pad " + auto + " and explicit pads cannot be combined");
+    }
     switch (auto) {
       case "NOTSET" -> {
         p = p == null ? new long[2 * n] : p;
@@ -86,9 +89,6 @@ record Window(long[] kernel, long[] strides, long[] pads, long[] dilations, bool
         }
       }
       default -> throw err.apply("auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID, got \"" + auto + "\"");
-    }
-    if (!auto.equals("NOTSET") && a.has(PADS)) {
-      throw err.apply("auto_pad " + auto + " and explicit pads cannot be combined");
     }
     return new Window(kernel, s, p, d, ceil);
   }
