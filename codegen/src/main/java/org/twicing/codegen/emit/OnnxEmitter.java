@@ -26,7 +26,6 @@ import org.twicing.dsl.ir.Attributes;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.Node;
 import org.twicing.dsl.ir.Value;
-import org.twicing.dsl.ops.Ops;
 import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
@@ -131,14 +130,14 @@ public final class OnnxEmitter {
       b.addOutput(i < required || read.contains(v) ? names.apply(v) : "");
     }
     Attributes attrs = n.attributes();
-    if (options.opset() >= 18 && Ops.hasAxesAttribute(n.op())) {
-      // Opset 18 moved ReduceMean/ReduceMax axes from an attribute to an input.
-      long[] axes = attrs.get(org.twicing.dsl.ir.Attr.ints("axes"));
-      if (axes != null) {
-        String axesName = prefix + n.name() + "/axes";
-        g.addInitializer(tensor(axesName, Tensor.longs(axes)));
-        b.addInput(axesName);
-        attrs = attrs.with(org.twicing.dsl.ir.Attr.ints("axes"), null);
+    for (Attr<long[]> key : n.op().attributesAsInputs(options.opset())) {
+      // The target opset takes this attribute as an input (e.g. ReduceMean's axes from opset 18).
+      long[] value = attrs.get(key);
+      if (value != null) {
+        String name = prefix + n.name() + "/" + key.name();
+        g.addInitializer(tensor(name, Tensor.longs(value)));
+        b.addInput(name);
+        attrs = attrs.with(key, null);
       }
     }
     for (Attributes.Entry<?> e : attrs.entries().values()) {

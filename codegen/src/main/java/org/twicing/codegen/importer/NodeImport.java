@@ -13,6 +13,7 @@ import org.twicing.dsl.ir.Attr;
 import org.twicing.dsl.ir.Attributes;
 import org.twicing.dsl.ir.GraphBuilder;
 import org.twicing.dsl.ir.Value;
+import org.twicing.dsl.ops.OpCall;
 import org.twicing.dsl.ops.OpDef;
 import org.twicing.dsl.ops.Ops;
 import org.twicing.dsl.types.DType;
@@ -185,23 +186,24 @@ final class NodeImport {
    * is folded into constants here, so the shapes it describes stay static for the ops and gradients downstream.
    */
   List<Value> emit(OpDef op, List<Value> given, Attributes attributes) {
+    return emit(op, given, attributes, proto.getOutputList());
+  }
+
+  private List<Value> emit(OpDef op, List<Value> given, Attributes attributes, List<String> names) {
     List<Value> inputs = staticShapes(op, given);
     List<Tensor> known = knownIntegers(op, inputs);
-    if (known != null) {
+    if (known != null && smallOutputs(op, inputs, attributes)) {
       List<Tensor> folded = op.evaluate(known, attributes);
-      if (folded.stream().allMatch(t -> t.size() <= FOLD_LIMIT)) {
-        List<Value> out = new ArrayList<>();
-        for (int i = 0; i < folded.size(); i++) {
-          String name = i < proto.getOutputCount() ? proto.getOutput(i) : "";
-          out.add(graph.applyNamed(Ops.byOnnxType("Constant"), folded.size() == 1 ? nodeName : nodeName + ":" + i,
-              List.of(), Attributes.of(Ops.VALUE, folded.get(i)), java.util.Collections.singletonList(name))
-              .get(0));
-        }
-        return out;
+      List<Value> out = new ArrayList<>();
+      for (int i = 0; i < folded.size(); i++) {
+        String name = i < names.size() ? names.get(i) : "";
+        out.add(graph.applyNamed(Ops.byOnnxType("Constant"), folded.size() == 1 ? nodeName : nodeName + ":" + i,
+            List.of(), Attributes.of(Ops.VALUE, folded.get(i)), java.util.Collections.singletonList(name)).get(0));
       }
+      return out;
     }
     List<ShapeContents.Entry> contents = shapes.evaluate(op.onnxType(), inputs, attributes);
-    List<Value> out = graph.applyNamed(op, nodeName, inputs, attributes, proto.getOutputList());
+    List<Value> out = graph.applyNamed(op, nodeName, inputs, attributes, names);
     Value first = out.get(0);
     if (contents != null && first.rank() <= 1 && first.shape().isFixed()
         && first.shape().numel() == contents.size()) {
@@ -238,6 +240,16 @@ final class NodeImport {
     List<Value> out = new ArrayList<>(inputs);
     out.set(k, rebuilt);
     return out;
+  }
+
+  /** Whether every output of the call has a static shape of at most {@link #FOLD_LIMIT} elements. */
+  private boolean smallOutputs(OpDef op, List<Value> inputs, Attributes attributes) {
+    for (org.twicing.dsl.types.TensorType t : op.infer(new OpCall(op, nodeName, inputs, attributes))) {
+      if (!t.shape().isFixed() || t.shape().numel() > FOLD_LIMIT) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Folded constants above this many elements are not made, to keep models small. */
@@ -278,7 +290,7 @@ final class NodeImport {
   /** Builds {@code op} as this node, producing only its first output (the ONNX node's others must be unused). */
   List<Value> emitFirst(OpDef op, List<Value> inputs, Attributes attributes) {
     requireUnusedBeyond(1);
-    return graph.applyNamed(op, nodeName, inputs, attributes, proto.getOutputList().subList(0, 1));
+    return emit(op, inputs, attributes, proto.getOutputList().subList(0, 1));
   }
 
   /** Passes {@code v} on under the node's first output name (an Identity node). */

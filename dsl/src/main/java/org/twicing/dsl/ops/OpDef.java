@@ -3,6 +3,7 @@ package org.twicing.dsl.ops;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
+import org.twicing.dsl.ir.Attr;
 import org.twicing.dsl.ir.Attributes;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.GraphBuilder;
@@ -88,6 +89,14 @@ public abstract class OpDef {
       g.output("out" + k, outs.get(k));
     }
     return g.build();
+  }
+
+  /**
+   * The int-list attributes that ONNX takes as trailing int64 inputs instead, in input order, in the target opset
+   * (ReduceMean's and ReduceMax's axes from opset 18); the emitter writes them as initializers. Default: none.
+   */
+  public List<Attr<long[]>> attributesAsInputs(int opset) {
+    return List.of();
   }
 
   /**

@@ -59,7 +59,7 @@ public final class Ops {
   public static final Attr<Long> TRAINING_MODE = Nn.TRAINING_MODE;
   /** Einsum's {@code equation}. */
   public static final Attr<String> EQUATION = Einsum.EQUATION;
-  /** ScatterElements {@code axis} (default 0). */
+  /** ScatterElements and GatherElements {@code axis} (default 0). */
   public static final Attr<Long> SCATTER_AXIS = Scatter.AXIS;
   /** ScatterElements {@code reduction}: "none" (default) or "add". */
   public static final Attr<String> REDUCTION = Scatter.REDUCTION;
@@ -77,7 +77,8 @@ public final class Ops {
         Nn.LAYER_NORM, Nn.DROPOUT, Elementwise.GELU, Elementwise.MIN, Elementwise.MAX, Elementwise.CLIP,
         Elementwise.ABS, Elementwise.NOT, Elementwise.AND, Elementwise.OR, Elementwise.FLOOR, Elementwise.CEIL,
         Elementwise.SIN, Elementwise.COS, Einsum.EINSUM, Convolution.CONV_TRANSPOSE, Nn.BATCH_NORM,
-        Pooling.MAX_POOL, Pooling.AVERAGE_POOL, Pooling.GLOBAL_AVERAGE_POOL, Scatter.SCATTER_ELEMENTS);
+        Pooling.MAX_POOL, Pooling.AVERAGE_POOL, Pooling.GLOBAL_AVERAGE_POOL, Scatter.SCATTER_ELEMENTS,
+        Scatter.GATHER_ELEMENTS);
   }
 
   /** The registered op lowered to ONNX type {@code onnxType}, or null. */
@@ -92,7 +93,7 @@ public final class Ops {
 
   /** Whether {@code op} is a reduction whose axes are an attribute in opset 17 (ReduceMean, ReduceMax). */
   public static boolean hasAxesAttribute(OpDef op) {
-    return op instanceof Reductions.Reduce r && !r.axesAsInput();
+    return !op.attributesAsInputs(18).isEmpty();
   }
 
   private static Value op(OpDef op, Attributes attrs, Value... in) {
@@ -580,6 +581,11 @@ public final class Ops {
   public static Value scatterElements(Value data, Value indices, Value updates, long axis, String reduction) {
     return op(Scatter.SCATTER_ELEMENTS, Attributes.of(SCATTER_AXIS, axis, REDUCTION, reduction), data, indices,
         updates);
+  }
+
+  /** Reads {@code data} at per-element {@code indices} along {@code axis} (the output has the indices' shape). */
+  public static Value gatherElements(Value data, Value indices, long axis) {
+    return op(Scatter.GATHER_ELEMENTS, Attributes.of(SCATTER_AXIS, axis), data, indices);
   }
 
   /** Training-mode dropout with drop probability {@code ratio}; returns (output, mask). */

@@ -42,6 +42,12 @@ final class Reductions {
       return axesAsInput;
     }
 
+    @Override
+    public List<Attr<long[]>> attributesAsInputs(int opset) {
+      // Opset 18 moved ReduceMean/ReduceMax axes from an attribute to an input (ReduceSum's already was one).
+      return !axesAsInput && opset >= 18 ? List.of(AXES) : List.of();
+    }
+
     private int[] axes(int rank, long[] raw, OpCall call) {
       if (raw == null || raw.length == 0) {
         int[] all = new int[rank];

@@ -391,6 +391,12 @@ class GradientRuleTest {
 
     cs.add(new Case("ScatterElements add with repeated indices", "ScatterElements", c -> c.y(Ops.scatterElements(
         c.x("data", 6), c.fixed("idx", Tensor.longs(1, 4, 1, 0, 4)), c.x("upd", 5), 0, "add"))));
+    cs.add(new Case("ScatterElements add 2-D axis 1", "ScatterElements", c -> c.y(Ops.scatterElements(
+        c.x("data", 2, 4), c.fixed("idx", longs(new long[] {2, 3}, 3, 0, 3, 1, 1, -1)), c.x("upd", 2, 3), 1, "add"))));
+    cs.add(new Case("GatherElements axis 1 with repeated indices", "GatherElements", c -> c.y(Ops.gatherElements(
+        c.x("data", 3, 4), c.fixed("idx", longs(new long[] {3, 2}, 0, 0, 3, -1, 2, 1)), 1))));
+    cs.add(new Case("GatherElements axis 0", "GatherElements", c -> c.y(Ops.gatherElements(c.x("data", 3, 2),
+        c.fixed("idx", longs(new long[] {4, 2}, 2, 0, 1, 1, 0, 2, 2, 2)), 0))));
     cs.add(new Case("ScatterElements none with distinct indices", "ScatterElements", c -> c.y(Ops.scatterElements(
         c.x("data", 6), c.fixed("idx", Tensor.longs(5, 2, 0)), c.x("upd", 3), 0, "none"))));
   }

@@ -287,6 +287,10 @@ class ShapeRuleErrorTest {
         "[2, 3]", "rank >= 3"));
     w.add(wrong("ScatterElements", "indices and updates differ", g -> Ops.scatterElements(f32(g, "data", 6),
         in(g, "idx", DType.INT64, 3), f32(g, "upd", 4), 0, "add"), "'data'", "'idx'", "'upd'", "[3]", "[4]"));
+    w.add(wrong("GatherElements", "rank differs", g -> Ops.gatherElements(f32(g, "data", 3, 4),
+        in(g, "idx", DType.INT64, 3), 1), "'data'", "[3, 4]", "'idx'", "[3]", "rank"));
+    w.add(wrong("GatherElements", "float indices", g -> Ops.gatherElements(f32(g, "data", 3, 4),
+        f32(g, "idx", 3, 4), 1), "'data'", "'idx'", "float32", "int64"));
   }
 
   /** One test per wrong call: it throws at once, naming op, operands, their shapes and this file. */

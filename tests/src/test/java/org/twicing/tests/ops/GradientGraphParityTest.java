@@ -90,6 +90,11 @@ class GradientGraphParityTest {
         }));
     cs.add(new Case("ScatterElements add", in("data", s(6), "upd", s(5)), v -> List.of(Ops.scatterElements(
         v.get("data"), Ops.constantLike(v.get("data"), Tensor.longs(1, 4, 1, 0, 4)), v.get("upd"), 0, "add"))));
+    cs.add(new Case("GatherElements and ScatterElements 2-D", in("data", s(3, 4), "upd", s(3, 2)), v -> {
+      Value idx = Ops.constantLike(v.get("data"), Tensor.longs(0, 3, 3, 3, -1, 1).reshape(3, 2));
+      return List.of(Ops.gatherElements(v.get("data"), idx, 1),
+          Ops.scatterElements(v.get("data"), idx, v.get("upd"), 1, "add"));
+    }));
     return cs;
   }
 

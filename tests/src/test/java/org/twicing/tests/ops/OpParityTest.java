@@ -744,6 +744,12 @@ class OpParityTest {
         c.constant(Tensor.longs(1, 4, 1, 0, 4)), c.in("upd", 5), 0, "add")));
     add(cs, "ScatterElements", "none, 2-D axis 1", c -> c.out("y", Ops.scatterElements(c.in("data", 3, 5),
         c.constant(Tensor.longs(4, 0, 2, 1, 3, 0).reshape(3, 2)), c.in("upd", 3, 2), 1, "none")));
+    add(cs, "ScatterElements", "add, 2-D axis 0, int32 indices", c -> c.out("y", Ops.scatterElements(
+        c.in("data", 3, 4), c.in("idx", DType.INT32, ints(DType.INT32, -3, 3), 2, 4), c.in("upd", 2, 4), 0, "add")));
+    add(cs, "GatherElements", "axis 1 with negative indices", c -> c.out("y", Ops.gatherElements(c.in("x", 3, 5),
+        c.in("idx", DType.INT64, ints(DType.INT64, -5, 5), 3, 4), 1)));
+    add(cs, "GatherElements", "axis 0, fewer rows than data", c -> c.out("y", Ops.gatherElements(
+        c.in("x", 4, 3, 2), c.in("idx", DType.INT64, ints(DType.INT64, 0, 4), 2, 3, 2), 0)));
   }
 
   private static void checkDropoutHalf(Map<String, Tensor> res, String who) {
@@ -836,7 +842,7 @@ class OpParityTest {
   /**
    * Ops newer than the target opset are emitted as their formula: Gelu is a Gelu node only from opset 20 (Erf or
    * Tanh arithmetic before); training-mode BatchNormalization is always its formula (see the aliasing parity
-   * case), inference-mode BatchNormalization stays one node.
+   * case), inference-mode BatchNormalization stays one node; from opset 18 ReduceMean's axes are an input.
    */
   @Test
   void loweringFollowsTheTargetOpset() throws Exception {
@@ -850,6 +856,7 @@ class OpParityTest {
     g.output("bn_train", bn.get(0));
     g.output("bn_mean", bn.get(1));
     g.output("bn_var", bn.get(2));
+    g.output("mean", Ops.reduceMean(x, true, 1));
     Graph graph = g.build();
     Map<Integer, Map<String, Integer>> counts = new LinkedHashMap<>();
     for (int opset : new int[] {17, 18, 20}) {
@@ -858,6 +865,12 @@ class OpParityTest {
       Map<String, Integer> n = new LinkedHashMap<>();
       for (var node : org.twicing.codegen.onnx.OnnxProtos.ModelProto.parseFrom(bytes).getGraph().getNodeList()) {
         n.merge(node.getOpType(), 1, Integer::sum);
+        if (node.getOpType().equals("ReduceMean")) {
+          // Opset 18 takes ReduceMean's axes as an input (also inside the lowered BatchNormalization).
+          assertEquals(opset >= 18 ? 2 : 1, node.getInputCount(), "ReduceMean inputs at opset " + opset);
+          assertEquals(opset >= 18, node.getAttributeList().stream().noneMatch(a -> a.getName().equals("axes")),
+              "ReduceMean axes attribute at opset " + opset);
+        }
       }
       counts.put(opset, n);
     }
