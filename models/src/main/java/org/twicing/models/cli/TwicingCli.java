@@ -37,6 +37,7 @@ import picocli.CommandLine.Option;
         ServeWebCommand.class,
         DeviceCheckCommand.class,
         QuantizeCommand.class,
+        ConformanceCommand.class,
         HelpCommand.class,
     })
 public final class TwicingCli {

@@ -1,0 +1,108 @@
+package org.twicing.models.conformance;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * One ONNX backend test case on disk: a folder holding {@code model.onnx} and {@code test_data_set_N/} folders of
+ * {@code input_K.pb} / {@code output_K.pb}, with the tolerances ONNX's backend runner compares it at.
+ *
+ * @param name the case name (its folder name, e.g. {@code test_add_bcast})
+ * @param dir the case folder
+ * @param rtol relative tolerance, as in {@code numpy.testing.assert_allclose}
+ * @param atol absolute tolerance, as in {@code numpy.testing.assert_allclose}
+ * @param adaptation what the generator changed in the case (its {@code adaptation.txt}, e.g. a model converted
+ *     to a newer opset by onnx.version_converter), or empty
+ */
+public record ConformanceCase(String name, Path dir, double rtol, double atol, String adaptation) {
+  /** The tolerance ONNX's backend runner uses for node cases that name none: {@code rtol=1e-3}. */
+  public static final double DEFAULT_RTOL = 1e-3;
+  /** The tolerance ONNX's backend runner uses for node cases that name none: {@code atol=1e-7}. */
+  public static final double DEFAULT_ATOL = 1e-7;
+
+  private static final Pattern NUMBER_FIELD =
+      Pattern.compile("\"(rtol|atol)\"\\s*:\\s*([-+0-9.eE]+)");
+
+  /** The case's model file. */
+  public Path model() {
+    return dir.resolve("model.onnx");
+  }
+
+  /** The case's {@code test_data_set_N} folders, in N order. */
+  public List<Path> dataSets() {
+    try (Stream<Path> s = Files.list(dir)) {
+      return s.filter(p -> Files.isDirectory(p) && p.getFileName().toString().startsWith("test_data_set_"))
+          .sorted(Comparator.comparingInt(p -> suffix(p.getFileName().toString(), "test_data_set_")))
+          .toList();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot list test data sets of case " + dir, e);
+    }
+  }
+
+  /**
+   * Every case folder under {@code root} (the root itself, its children, or its grandchildren, so both a folder
+   * of cases and ONNX's {@code data/} layout with {@code node/} inside work), sorted by name. Tolerances come
+   * from the case's {@code tolerance.json} when the generator wrote one, else ONNX's defaults; the adaptation
+   * from its {@code adaptation.txt}.
+   */
+  public static List<ConformanceCase> discover(Path root) throws IOException {
+    if (!Files.isDirectory(root)) {
+      throw new java.nio.file.NoSuchFileException(root.toString(), null, "not a folder of ONNX test cases");
+    }
+    List<ConformanceCase> out = new ArrayList<>();
+    try (Stream<Path> s = Files.walk(root, 3)) {
+      for (Path model : s.filter(p -> p.getFileName().toString().equals("model.onnx")).toList()) {
+        out.add(at(model.getParent()));
+      }
+    }
+    out.sort(Comparator.comparing(ConformanceCase::name).thenComparing(c -> c.dir().toString()));
+    return out;
+  }
+
+  /** The case in folder {@code dir}, with its tolerances. */
+  public static ConformanceCase at(Path dir) throws IOException {
+    double rtol = DEFAULT_RTOL;
+    double atol = DEFAULT_ATOL;
+    Path tol = dir.resolve("tolerance.json");
+    if (Files.isRegularFile(tol)) {
+      Matcher m = NUMBER_FIELD.matcher(Files.readString(tol, StandardCharsets.UTF_8));
+      while (m.find()) {
+        double v;
+        try {
+          v = Double.parseDouble(m.group(2));
+        } catch (NumberFormatException e) {
+          throw new IOException(tol + ": " + m.group(1) + " is not a number: " + m.group(2), e);
+        }
+        if (m.group(1).equals("rtol")) {
+          rtol = v;
+        } else {
+          atol = v;
+        }
+      }
+    }
+    Path adapted = dir.resolve("adaptation.txt");
+    String adaptation = Files.isRegularFile(adapted)
+        ? Files.readString(adapted, StandardCharsets.UTF_8).strip().replace('\n', ' ') : "";
+    return new ConformanceCase(dir.getFileName().toString(), dir, rtol, atol, adaptation);
+  }
+
+  /** The integer after {@code prefix} in {@code s} (for ordering input_10 after input_9). */
+  static int suffix(String s, String prefix) {
+    String rest = s.substring(prefix.length());
+    int end = rest.indexOf('.');
+    try {
+      return Integer.parseInt(end < 0 ? rest : rest.substring(0, end));
+    } catch (NumberFormatException e) {
+      return Integer.MAX_VALUE;
+    }
+  }
+}
