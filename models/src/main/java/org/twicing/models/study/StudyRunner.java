@@ -23,6 +23,7 @@ import org.twicing.models.training.Evaluation;
 import org.twicing.models.training.TrainedRun;
 import org.twicing.runtime.SessionOptionsSpec;
 import org.twicing.runtime.train.Checkpoint;
+import org.twicing.runtime.train.MetricsLog;
 
 /**
  * Carries out a {@link StudyPlan} in a study directory, resumably: a run whose checkpoint reached its planned
@@ -72,6 +73,10 @@ public final class StudyRunner {
     for (int i = 0; i < runs.size(); i++) {
       StudyRun r = runs.get(i);
       String tag = String.format(Locale.ROOT, "[%d/%d] %s", i + 1, runs.size(), r.name());
+      if (resultsOnly(r)) {
+        out.println("study: " + tag + ": finished earlier (results kept without the checkpoint), skipped");
+        continue;
+      }
       boolean trained = ensureTrained(r, tag);
       boolean analysed = ensureAnalysed(r, tag);
       if (trained || analysed) {
@@ -102,6 +107,17 @@ public final class StudyRunner {
       return;
     }
     AtomicFile.write(file, json.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /**
+   * Whether only the results of a finished run are kept (its analysis and metrics, as committed under results/,
+   * without the large checkpoint): such a run counts as finished and is not made again.
+   */
+  private boolean resultsOnly(StudyRun r) {
+    Path run = r.directory(dir);
+    Path result = run.resolve(r.kind() == StudyRun.Kind.VISION ? "analysis.json" : LM_RESULT_FILE);
+    return !Files.exists(run.resolve(Checkpoint.FILE_NAME)) && Files.isRegularFile(result)
+        && Files.isRegularFile(run.resolve(MetricsLog.FILE_NAME));
   }
 
   /** Whether training ran in this call (false: the run had finished before). */

@@ -122,6 +122,15 @@ class StudyCommandTest {
     assertEquals(0, again.code(), again.out() + again.err());
     assertEquals(4, again.out().lines().filter(l -> l.endsWith("finished earlier, skipped")).count(), again.out());
 
+    // Results kept without checkpoints (as committed under results/) still count as finished runs.
+    for (StudyRun r : runs) {
+      Files.delete(r.directory(out).resolve(Checkpoint.FILE_NAME));
+    }
+    Result kept = run("study", "--out", out.toString(), "--threads", "1");
+    assertEquals(0, kept.code(), kept.out() + kept.err());
+    assertEquals(4, kept.out().lines().filter(l -> l.contains("results kept without the checkpoint")).count(),
+        kept.out());
+
     Files.delete(out.resolve(StudyResults.FILE_NAME));
     Result report = run("study", "--out", out.toString(), "--report-only");
     assertEquals(0, report.code(), report.out() + report.err());
