@@ -73,8 +73,8 @@ public final class StudyResults {
     }
     StringBuilder md = new StringBuilder();
     md.append("# Reproduction study: ").append(plan.name()).append("\n\n");
-    md.append("Made by `./twicing study --out ").append(dir.getFileName()).append(plan.name().equals("default") ? ""
-        : " --plan " + dir.getFileName() + "/" + StudyRunner.PLAN_FILE).append("` (resumable: the same command "
+    md.append("Made by `./twicing study --out ").append(dir).append(plan.name().equals("default") ? ""
+        : " --plan " + dir.resolve(StudyRunner.PLAN_FILE)).append("` (resumable: the same command "
         + "continues it). The plan is in `").append(StudyRunner.PLAN_FILE).append("`.\n\n");
     md.append(String.format(Locale.ROOT, "Finished runs: %d of %d.", runs.size() - missing.size(), runs.size()));
     if (!missing.isEmpty()) {
