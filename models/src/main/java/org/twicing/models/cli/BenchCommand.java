@@ -50,7 +50,7 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     versionProvider = TwicingVersion.class,
     description = "Benchmark inference or training steps in ONNX Runtime, twicing against softmax attention.",
-    subcommands = {BenchCommand.Infer.class, BenchCommand.Train.class})
+    subcommands = {BenchCommand.Infer.class, BenchCommand.Train.class, BenchScaling.class})
 public final class BenchCommand {
 
   /** Options shared by both benchmarks. */
@@ -137,6 +137,29 @@ public final class BenchCommand {
       }
       return new Tensor(DType.INT64, shape, d);
     }
+  }
+
+  /** The inputs of one train_step run: random data, the initial weights, zero optimizer state; all in {@code owned}. */
+  static Map<String, OnnxTensor> trainFeeds(Common common, TaskModel m, StateDict w, TrainingSpec ts,
+      List<OnnxTensor> owned) {
+    Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
+    Random rng = new Random(1);
+    feeds.put(m.inputName(), track(owned, Tensors.fromHost(common.input(m, rng))));
+    feeds.put(TrainingGraphs.LABELS, track(owned, Tensors.fromHost(common.labels(m, rng))));
+    feeds.put(TrainingGraphs.LR, track(owned, Tensors.floatScalar(1e-3f)));
+    feeds.put(TrainingGraphs.STEP, track(owned, Tensors.longScalar(1)));
+    for (Param p : m.parameters()) {
+      feeds.put(p.name(), track(owned, Tensors.fromHost(w.get(p.name()))));
+      for (String st : ts.optimizer().stateNames()) {
+        feeds.put(p.name() + "." + st, track(owned, Tensors.fromHost(Tensor.zeros(DType.FLOAT32, p.shape()))));
+      }
+    }
+    return feeds;
+  }
+
+  private static OnnxTensor track(List<OnnxTensor> owned, OnnxTensor t) {
+    owned.add(t);
+    return t;
   }
 
   /** Median of the timed runs in milliseconds. */
@@ -264,18 +287,7 @@ public final class BenchCommand {
         byte[] bytes = OnnxEmitter.emit(g, EmitOptions.builder().parametersAsInputs(true).build()).toByteArray();
         List<OnnxTensor> owned = new ArrayList<>();
         try (ModelSession s = ModelSession.open(bytes, common.session())) {
-          Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
-          Random rng = new Random(1);
-          feeds.put(m.inputName(), track(owned, Tensors.fromHost(common.input(m, rng))));
-          feeds.put(TrainingGraphs.LABELS, track(owned, Tensors.fromHost(common.labels(m, rng))));
-          feeds.put(TrainingGraphs.LR, track(owned, Tensors.floatScalar(1e-3f)));
-          feeds.put(TrainingGraphs.STEP, track(owned, Tensors.longScalar(1)));
-          for (Param p : m.parameters()) {
-            feeds.put(p.name(), track(owned, Tensors.fromHost(w.get(p.name()))));
-            for (String st : ts.optimizer().stateNames()) {
-              feeds.put(p.name() + "." + st, track(owned, Tensors.fromHost(Tensor.zeros(DType.FLOAT32, p.shape()))));
-            }
-          }
+          Map<String, OnnxTensor> feeds = trainFeeds(common, m, w, ts, owned);
           double ms = medianMs(common.warmup, common.iters, () -> runOnce(s, feeds));
           double rate = 2.0 * macs / (ms / 1e3) / 1e9;
           String torchMs = torch ? torchBaseline(m) : "-";
@@ -314,10 +326,6 @@ public final class BenchCommand {
       out.flush();
     }
 
-    private static OnnxTensor track(List<OnnxTensor> owned, OnnxTensor t) {
-      owned.add(t);
-      return t;
-    }
 
     private String torchBaseline(TaskModel m) throws IOException, InterruptedException {
       String home = System.getProperty("twicing.home", ".");
