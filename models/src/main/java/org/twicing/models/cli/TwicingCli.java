@@ -1,5 +1,7 @@
 package org.twicing.models.cli;
 
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.HelpCommand;
@@ -80,13 +82,27 @@ public final class TwicingCli {
     try {
       return cl.execute(args);
     } catch (OutOfMemoryError e) {
-      java.io.PrintWriter err = cl.getErr();
+      PrintWriter err = cl.getErr();
       err.println("twicing: error: out of memory (" + e.getMessage() + ", JVM limit "
           + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB); give the JVM more with -Xmx, e.g. "
           + "TWICING_JAVA_OPTS=-Xmx16g ./twicing ..., or use a smaller --batch");
       err.flush();
       return EXIT_FAILURE;
     }
+  }
+
+  /** What a command run in-process printed, and its exit code. */
+  public record Captured(int code, String out, String err) { }
+
+  /** Runs {@code args} in-process with standard output and error captured (for tests and embedding). */
+  public static Captured capture(String... args) {
+    CommandLine cl = commandLine();
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    cl.setOut(new PrintWriter(out, true));
+    cl.setErr(new PrintWriter(err, true));
+    int code = cl.execute(args);
+    return new Captured(code, out.toString(), err.toString());
   }
 
   /** Entry point used by the {@code twicing} launcher script. */

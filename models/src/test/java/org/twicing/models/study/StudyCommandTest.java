@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -20,7 +18,6 @@ import org.twicing.models.data.FashionMnist;
 import org.twicing.models.data.FashionMnistSubset;
 import org.twicing.runtime.train.Checkpoint;
 import org.twicing.runtime.train.MetricsLog;
-import picocli.CommandLine;
 
 /**
  * {@code twicing study} end to end on a tiny plan (two vision and two language runs of two steps): results written
@@ -32,16 +29,8 @@ class StudyCommandTest {
 
   static Path planFile;
 
-  record Result(int code, String out, String err) { }
-
-  static Result run(String... args) {
-    CommandLine cl = TwicingCli.commandLine();
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    cl.setOut(new PrintWriter(out, true));
-    cl.setErr(new PrintWriter(err, true));
-    int code = cl.execute(args);
-    return new Result(code, out.toString(), err.toString());
+  static TwicingCli.Captured run(String... args) {
+    return TwicingCli.capture(args);
   }
 
   @BeforeAll
@@ -79,8 +68,8 @@ class StudyCommandTest {
     assertEquals(List.of("lm-softmax-s3", "lm-twicing-last2-s3", "vision-softmax-s3", "vision-twicing-s3"),
         runs.stream().map(StudyRun::name).toList());
 
-    Result first = run("study", "--plan", planFile.toString(), "--out", out.toString(), "--max-runs", "1",
-        "--threads", "1");
+    TwicingCli.Captured first = run("study", "--plan", planFile.toString(), "--out", out.toString(), "--max-runs",
+        "1", "--threads", "1");
     assertEquals(0, first.code(), first.out() + first.err());
     assertTrue(Files.readString(out.resolve(StudyResults.FILE_NAME)).contains("Finished runs: 1 of 4"));
 
@@ -89,13 +78,13 @@ class StudyCommandTest {
     List<String> train = new java.util.ArrayList<>(List.of("train"));
     train.addAll(runs.get(2).trainArgs());
     train.addAll(List.of("--out", interrupted.toString(), "--stop-at", "1", "--threads", "1"));
-    Result stopped = run(train.toArray(String[]::new));
+    TwicingCli.Captured stopped = run(train.toArray(String[]::new));
     assertEquals(0, stopped.code(), stopped.out() + stopped.err());
     assertEquals(1, Checkpoint.read(interrupted.resolve(Checkpoint.FILE_NAME)).step());
     FileTime lmDone = Files.getLastModifiedTime(runs.get(0).directory(out).resolve(Checkpoint.FILE_NAME));
 
     // Resuming without --plan takes the plan recorded in the study directory.
-    Result rest = run("study", "--out", out.toString(), "--threads", "1");
+    TwicingCli.Captured rest = run("study", "--out", out.toString(), "--threads", "1");
     assertEquals(0, rest.code(), rest.out() + rest.err());
     assertTrue(rest.out().contains("[1/4] lm-softmax-s3: finished earlier, skipped"), rest.out());
     assertTrue(rest.out().contains("[3/4] vision-softmax-s3: resuming at step 1 of 2"), rest.out());
@@ -118,7 +107,7 @@ class StudyCommandTest {
       assertEquals("\u0089PNG", new String(head, java.nio.charset.StandardCharsets.ISO_8859_1), png);
     }
 
-    Result again = run("study", "--out", out.toString(), "--threads", "1");
+    TwicingCli.Captured again = run("study", "--out", out.toString(), "--threads", "1");
     assertEquals(0, again.code(), again.out() + again.err());
     assertEquals(4, again.out().lines().filter(l -> l.endsWith("finished earlier, skipped")).count(), again.out());
 
@@ -126,13 +115,13 @@ class StudyCommandTest {
     for (StudyRun r : runs) {
       Files.delete(r.directory(out).resolve(Checkpoint.FILE_NAME));
     }
-    Result kept = run("study", "--out", out.toString(), "--threads", "1");
+    TwicingCli.Captured kept = run("study", "--out", out.toString(), "--threads", "1");
     assertEquals(0, kept.code(), kept.out() + kept.err());
     assertEquals(4, kept.out().lines().filter(l -> l.contains("results kept without the checkpoint")).count(),
         kept.out());
 
     Files.delete(out.resolve(StudyResults.FILE_NAME));
-    Result report = run("study", "--out", out.toString(), "--report-only");
+    TwicingCli.Captured report = run("study", "--out", out.toString(), "--report-only");
     assertEquals(0, report.code(), report.out() + report.err());
     assertEquals(md, Files.readString(out.resolve(StudyResults.FILE_NAME)), "the same report from the same runs");
     assertTrue(!report.out().contains("training"), report.out());
@@ -140,7 +129,7 @@ class StudyCommandTest {
     Path other = tmp.resolve("other.json");
     Files.writeString(other, Files.readString(planFile).replace("\"steps\": 2, \"batch\": 8", "\"steps\": 3, "
         + "\"batch\": 8"));
-    Result refused = run("study", "--plan", other.toString(), "--out", out.toString());
+    TwicingCli.Captured refused = run("study", "--plan", other.toString(), "--out", out.toString());
     assertEquals(1, refused.code(), refused.out() + refused.err());
     assertTrue(refused.err().contains("different plan") && refused.err().contains("plan.json"), refused.err());
   }
@@ -150,7 +139,8 @@ class StudyCommandTest {
     Path bad = tmp.resolve("bad.json");
     Files.writeString(bad, "{\"name\": \"x\", \"language\": {\"model\": \"lm-tiny\", \"corpus\": \"c\", "
         + "\"seeds\": [0], \"steps\": 0, \"batch\": 2, \"settings\": [{\"label\": \"a b\", \"attention\": \"softmax\"}]}}");
-    Result r = run("study", "--plan", bad.toString(), "--out", tmp.resolve("never").toString());
+    TwicingCli.Captured r = run("study", "--plan", bad.toString(), "--out",
+        tmp.resolve("never").toString());
     assertEquals(1, r.code(), r.out() + r.err());
     assertTrue(r.err().contains("bad.json") && r.err().contains("language.steps must be positive")
         && r.err().contains("label 'a b'"), r.err());
@@ -164,7 +154,7 @@ class StudyCommandTest {
     assertEquals(9, p.runs().stream().filter(r -> r.kind() == StudyRun.Kind.VISION).count());
     assertEquals(9, p.runs().stream().filter(r -> r.kind() == StudyRun.Kind.LANGUAGE).count());
     assertEquals(3, p.vision().epochs());
-    Result printed = run("study", "--print-plan");
+    TwicingCli.Captured printed = run("study", "--print-plan");
     assertEquals(0, printed.code());
     assertTrue(printed.out().contains("\"twicing-learned\""), printed.out());
   }

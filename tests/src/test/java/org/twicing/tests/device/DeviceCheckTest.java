@@ -4,15 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.twicing.models.cli.TwicingCli;
-import picocli.CommandLine;
 
 /**
  * The GPU check on this CPU-only machine: {@code scripts/device-check.sh} says "no GPU" and exits 0, and
@@ -46,24 +43,16 @@ class DeviceCheckTest {
   @Test
   void commandReportsMissingProvidersAndCpuAgreement() throws Exception {
     Path report = tmp.resolve("dc.md");
-    CommandLine cl = TwicingCli.commandLine();
-    StringWriter out = new StringWriter();
-    cl.setOut(new PrintWriter(out, true));
-    cl.setErr(new PrintWriter(new StringWriter(), true));
-    int code = cl.execute("device-check", "--providers", "cuda,cpu", "--models", "lm-tiny", "--report",
-        report.toString());
-    assertEquals(0, code, out.toString());
+    TwicingCli.Captured out = TwicingCli.capture("device-check", "--providers", "cuda,cpu", "--models", "lm-tiny",
+        "--report", report.toString());
+    assertEquals(0, out.code(), out.out() + out.err());
     String md = Files.readString(report);
-    assertEquals(out.toString(), md);
+    assertEquals(out.out(), md);
     assertTrue(md.contains("| cuda | no |"), md);
     assertTrue(md.contains("cuda does not load: ") && md.contains("onnxruntime_gpu"), md);
     assertTrue(md.contains("| cpu | yes | lm-tiny | 0.00e+00 | yes |"), md);
-    CommandLine strict = TwicingCli.commandLine();
-    strict.setOut(new PrintWriter(new StringWriter(), true));
-    assertEquals(1, strict.execute("device-check", "--providers", "cuda", "--models", "lm-tiny", "--require"));
-    CommandLine bad = TwicingCli.commandLine();
-    bad.setOut(new PrintWriter(new StringWriter(), true));
-    bad.setErr(new PrintWriter(new StringWriter(), true));
-    assertEquals(2, bad.execute("device-check", "--models", "vit-huge"));
+    assertEquals(1, TwicingCli.capture("device-check", "--providers", "cuda", "--models", "lm-tiny", "--require")
+        .code());
+    assertEquals(2, TwicingCli.capture("device-check", "--models", "vit-huge").code());
   }
 }

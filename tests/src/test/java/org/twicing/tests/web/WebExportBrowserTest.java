@@ -8,8 +8,6 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -32,7 +30,6 @@ import org.twicing.models.data.FashionMnistSubset;
 import org.twicing.models.web.WebServer;
 import org.twicing.models.web.WebSite;
 import org.twicing.tests.support.OrtRunner;
-import picocli.CommandLine;
 
 /**
  * {@code twicing export-web} in a real browser: Debian's Chromium, headless, driven by playwright-core
@@ -65,19 +62,11 @@ class WebExportBrowserTest {
     }
   }
 
-  record Result(int code, String out, String err) { }
-
-  static Result cli(String... args) {
-    CommandLine cl = TwicingCli.commandLine();
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    cl.setOut(new PrintWriter(out, true));
-    cl.setErr(new PrintWriter(err, true));
-    int code = cl.execute(args);
-    return new Result(code, out.toString(), err.toString());
+  static TwicingCli.Captured cli(String... args) {
+    return TwicingCli.capture(args);
   }
 
-  static void ok(Result r) {
+  static void ok(TwicingCli.Captured r) {
     assertEquals(0, r.code(), r.out() + r.err());
   }
 
@@ -249,8 +238,8 @@ class WebExportBrowserTest {
     Path site = tmp.resolve("lm-site");
     ok(cli("export-web", "--run", run.toString(), "--out", site.toString(), "--prompt", "The ", "--web-dist",
         WEB.resolve("dist").toString()));
-    Result predicted = cli("predict", "--run", run.toString(), "--prompt", "The ", "--temperature", "0", "--tokens",
-        "24");
+    TwicingCli.Captured predicted = cli("predict", "--run", run.toString(), "--prompt", "The ", "--temperature",
+        "0", "--tokens", "24");
     ok(predicted);
     JsonObject page = browse(site, "--prompt", "The ", "--tokens", "24");
     JsonArray bytes = page.getAsJsonArray("generatedBytes");
