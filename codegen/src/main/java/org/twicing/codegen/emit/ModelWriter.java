@@ -1,15 +1,17 @@
 package org.twicing.codegen.emit;
 
 import com.google.protobuf.ByteString;
+import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.channels.Channels;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import org.twicing.codegen.onnx.OnnxProtos.GraphProto;
 import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
 import org.twicing.codegen.onnx.OnnxProtos.TensorProto;
 import org.twicing.codegen.onnx.OnnxProtos.TrainingInfoProto;
+import org.twicing.dsl.io.AtomicFile;
 
 /**
  * Writes models to disk atomically (temp file, then rename), moving large initializers to an ONNX external-data
@@ -49,62 +51,46 @@ public final class ModelWriter {
     Path dir = file.toAbsolutePath().getParent();
     Files.createDirectories(dir);
     String dataName = file.getFileName() + ".data";
-    Path dataFile = dir.resolve(dataName);
-    Path tmpData = null;
-    ModelProto out = model;
-    if (threshold != Long.MAX_VALUE) {
-      tmpData = Files.createTempFile(dir, "." + dataName, ".tmp");
-      try (OutputStream os = Files.newOutputStream(tmpData)) {
-        long[] offset = {0};
-        ModelProto.Builder b = model.toBuilder();
-        b.setGraph(externalize(model.getGraph(), threshold, dataName, os, offset));
-        for (int i = 0; i < b.getTrainingInfoCount(); i++) {
-          TrainingInfoProto.Builder ti = b.getTrainingInfo(i).toBuilder();
-          if (ti.hasAlgorithm()) {
-            ti.setAlgorithm(externalize(ti.getAlgorithm(), threshold, dataName, os, offset));
+    AtomicFile.Staged data = null;
+    try {
+      ModelProto out = model;
+      if (threshold != Long.MAX_VALUE) {
+        long t = threshold;
+        ModelProto[] built = {null};
+        data = AtomicFile.stage(dir.resolve(dataName), ch -> {
+          // Not closed: closing the stream would close the channel AtomicFile still forces.
+          OutputStream os = new BufferedOutputStream(Channels.newOutputStream(ch), 1 << 20);
+          long[] offset = {0};
+          ModelProto.Builder b = model.toBuilder();
+          b.setGraph(externalize(model.getGraph(), t, dataName, os, offset));
+          for (int i = 0; i < b.getTrainingInfoCount(); i++) {
+            TrainingInfoProto.Builder ti = b.getTrainingInfo(i).toBuilder();
+            if (ti.hasAlgorithm()) {
+              ti.setAlgorithm(externalize(ti.getAlgorithm(), t, dataName, os, offset));
+            }
+            b.setTrainingInfo(i, ti);
           }
-          b.setTrainingInfo(i, ti);
+          os.flush();
+          built[0] = b.build();
+        });
+        out = built[0];
+      }
+      ModelProto proto = out;
+      // Both files are complete before either is renamed, so a reader never pairs a model with another's data.
+      try (AtomicFile.Staged modelFile = AtomicFile.stage(file, ch -> {
+        OutputStream os = new BufferedOutputStream(Channels.newOutputStream(ch), 1 << 20);
+        proto.writeTo(os);
+        os.flush();
+      })) {
+        if (data != null) {
+          data.commit();
         }
-        out = b.build();
-      } catch (IOException e) {
-        Files.deleteIfExists(tmpData);
-        throw org.twicing.dsl.io.AtomicFile.naming(dataFile, e);
-      } catch (RuntimeException e) {
-        Files.deleteIfExists(tmpData);
-        throw e;
+        modelFile.commit();
       }
-    }
-    Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
-    readableByAll(tmp);
-    if (tmpData != null) {
-      readableByAll(tmpData);
-    }
-    try {
-      try (OutputStream os = Files.newOutputStream(tmp)) {
-        out.writeTo(os);
+    } finally {
+      if (data != null) {
+        data.close();
       }
-      if (tmpData != null) {
-        Files.move(tmpData, dataFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      }
-      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    } catch (IOException | RuntimeException e) {
-      Files.deleteIfExists(tmp);
-      if (tmpData != null) {
-        Files.deleteIfExists(tmpData);
-      }
-      if (e instanceof IOException io) {
-        throw org.twicing.dsl.io.AtomicFile.naming(file, io);
-      }
-      throw e;
-    }
-  }
-
-  /** Temp files are created owner-only; a model file should be as readable as any other output. */
-  static void readableByAll(Path p) {
-    try {
-      Files.setPosixFilePermissions(p, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
-    } catch (UnsupportedOperationException | IOException e) {
-      // Non-POSIX file systems keep their default permissions.
     }
   }
 

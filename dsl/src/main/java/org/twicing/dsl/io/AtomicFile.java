@@ -38,13 +38,57 @@ public final class AtomicFile {
 
   /** Writes {@code target} atomically with the bytes {@code content} produces. */
   public static void write(Path target, Content content) throws IOException {
+    try (Staged staged = stage(target, content)) {
+      staged.commit();
+    }
+  }
+
+  /**
+   * A file written completely (and forced to disk) under a temporary name beside its target, not yet in place:
+   * {@link #commit} renames it over the target; {@link #close} removes it unless committed. Staging several files
+   * before committing any keeps a set of files consistent (a model and its external data) up to the last rename.
+   */
+  public static final class Staged implements AutoCloseable {
+    private final Path target;
+    private final Path temp;
+    private boolean committed;
+
+    private Staged(Path target, Path temp) {
+      this.target = target;
+      this.temp = temp;
+    }
+
+    /** Renames the staged file over its target in one step. */
+    public void commit() throws IOException {
+      Path absolute = target.toAbsolutePath();
+      try {
+        Files.move(temp, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } catch (AtomicMoveNotSupportedException e) {
+        throw new IOException("cannot write " + target + ": the file system of " + absolute.getParent()
+            + " does not support atomic rename", e);
+      }
+      committed = true;
+      forceDirectory(absolute.getParent());
+    }
+
+    /** Removes the staged file if it was not committed. */
+    @Override
+    public void close() throws IOException {
+      if (!committed) {
+        Files.deleteIfExists(temp);
+      }
+    }
+  }
+
+  /** Writes what {@code content} produces to a temporary file beside {@code target}, to be committed later. */
+  public static Staged stage(Path target, Content content) throws IOException {
     Path absolute = target.toAbsolutePath();
     Path dir = absolute.getParent();
     if (dir == null || !Files.isDirectory(dir)) {
       throw new NoSuchFileException(target.toString(), null, "cannot write: directory " + dir + " does not exist");
     }
     Path temp = createTemp(dir, absolute.getFileName().toString());
-    boolean moved = false;
+    boolean written = false;
     try {
       try (FileChannel out = FileChannel.open(temp, StandardOpenOption.WRITE)) {
         content.writeTo(out);
@@ -53,16 +97,10 @@ public final class AtomicFile {
       } catch (IOException e) {
         throw naming(target, e);
       }
-      try {
-        Files.move(temp, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        throw new IOException("cannot write " + target + ": the file system of " + dir
-            + " does not support atomic rename", e);
-      }
-      moved = true;
-      forceDirectory(dir);
+      written = true;
+      return new Staged(target, temp);
     } finally {
-      if (!moved) {
+      if (!written) {
         Files.deleteIfExists(temp);
       }
     }
