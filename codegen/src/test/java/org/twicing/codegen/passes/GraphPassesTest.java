@@ -68,6 +68,26 @@ class GraphPassesTest {
   }
 
   @Test
+  void producersFollowTheRewrittenNodes() {
+    GraphBuilder g = new GraphBuilder("p");
+    Value x = g.input("x", TensorType.of(DType.FLOAT64, 3));
+    Value e1 = exp(x);
+    Value e2 = exp(x);
+    Value y = add(tanh(e1), sigmoid(e2));
+    g.output("y", y);
+    Graph raw = g.build();
+    Graph opt = GraphPasses.eliminateCommonSubexpressions(raw);
+    // CSE merged the two Exp nodes, so the Sigmoid was rewritten to read e1: its output's producer is the new
+    // node of the new graph, while the old graph still answers with its own node.
+    Value t2 = raw.producer(y).input(1);
+    assertTrue(opt.nodes().contains(t2.producer()), "producer() names a node of the rewritten graph");
+    assertTrue(t2.producer().input(0) == e1, "and that node reads the merged value");
+    assertTrue(opt.producer(t2) == t2.producer());
+    assertTrue(raw.producer(t2).input(0) == e2, "the old graph keeps its own node");
+    assertTrue(opt.producer(x) == null, "inputs have no producer");
+  }
+
+  @Test
   void randomOpsAreNeitherMergedNorFolded() {
     GraphBuilder g = new GraphBuilder("d");
     Value x = g.input("x", TensorType.of(DType.FLOAT32, 8));

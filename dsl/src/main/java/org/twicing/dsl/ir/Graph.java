@@ -2,6 +2,7 @@ package org.twicing.dsl.ir;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,6 +20,7 @@ public final class Graph {
   private final Map<String, Value> outputs;
   private final Map<String, String> metadata;
   private final String docString;
+  private volatile Map<Value, Node> producers;
 
   /** Creates a snapshot (collections are copied). */
   public Graph(String name, List<Value> inputs, Map<Value, Tensor> parameters, List<Node> nodes,
@@ -50,6 +52,21 @@ public final class Graph {
   /** Nodes in topological order. */
   public List<Node> nodes() {
     return nodes;
+  }
+
+  /** The node of this graph that computes {@code v}, or null when no node does (an input or a parameter). */
+  public Node producer(Value v) {
+    Map<Value, Node> p = producers;
+    if (p == null) {
+      p = new IdentityHashMap<>();
+      for (Node n : nodes) {
+        for (Value o : n.outputs()) {
+          p.put(o, n);
+        }
+      }
+      producers = p;
+    }
+    return p.get(v);
   }
 
   /** Outputs by name, in order. */

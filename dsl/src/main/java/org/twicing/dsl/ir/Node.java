@@ -29,7 +29,10 @@ public final class Node {
   public static Node rewritten(OpDef op, String name, String scope, List<Value> inputs, Attributes attributes,
       List<Value> outputs) {
     Node n = new Node(op, name, scope, inputs, attributes);
-    outputs.forEach(n::addOutput);
+    for (Value v : outputs) {
+      n.addOutput(v);
+      v.producedBy(n);
+    }
     return n;
   }
 

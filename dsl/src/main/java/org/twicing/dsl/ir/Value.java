@@ -19,7 +19,9 @@ public final class Value {
   private final String name;
   private final TensorType type;
   private final Kind kind;
-  private final Node producer;
+  // Not final: a graph pass that rewrites the producing node re-points it (Node.rewritten), so producer() names
+  // the node of the newest graph; Graph.producer(value) answers for any one graph.
+  private Node producer;
   private final int outputIndex;
   private final Tensor constant;
   private final List<Dim> shapeValue;
@@ -71,9 +73,17 @@ public final class Value {
     return kind;
   }
 
-  /** The node that computes this value, or null for inputs and parameters. */
+  /**
+   * The node that computes this value, or null for inputs and parameters: after graph passes, the node of the
+   * newest graph (for an older graph, ask it: {@link Graph#producer(Value)}).
+   */
   public Node producer() {
     return producer;
+  }
+
+  /** Re-points this value at the node that now computes it (a graph pass rewrote its producer). */
+  void producedBy(Node node) {
+    this.producer = node;
   }
 
   /** Which output of its producer this value is. */
