@@ -136,6 +136,7 @@ final class Constants {
     }
   };
 
+  // Defined with the IR (ir.CoreOps) because the graph builder creates Constant nodes itself.
   static final OpDef CONSTANT = CoreOps.CONSTANT;
 
   static final OpDef CONSTANT_OF_SHAPE = new OpDef("ConstantOfShape") {

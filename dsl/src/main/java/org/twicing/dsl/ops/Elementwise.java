@@ -163,6 +163,7 @@ final class Elementwise {
       g -> where(greater(g.input(0), scalarLike(g.input(0), 0.0)), g.grad(0), scalarLike(g.grad(0), 0.0)));
   static final OpDef SIGMOID = new Unary("Sigmoid", true, x -> 1 / (1 + Math.exp(-x)),
       g -> mul(g.grad(0), mul(g.output(0), sub(scalarLike(g.output(0), 1.0), g.output(0)))));
+  // Defined with the IR (ir.CoreOps) because the graph builder names outputs with Identity nodes itself.
   static final OpDef IDENTITY = CoreOps.IDENTITY;
 
   static final OpDef ADD = new Binary("Add", Double::sum, GradCall::grad0, GradCall::grad0);
