@@ -11,10 +11,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.twicing.dsl.ir.GradCall;
 import org.twicing.dsl.ir.GraphBuilder;
 import org.twicing.dsl.ir.Node;
 import org.twicing.dsl.ir.Value;
-import org.twicing.dsl.ops.GradCall;
 import org.twicing.dsl.types.Tensor;
 
 /**

@@ -118,7 +118,7 @@ public final class OnnxEmitter {
 
   /**
    * Adds the NodeProto(s) for {@code n} to {@code g}: the node itself, or, when its op decomposes it for the target
-   * opset ({@link org.twicing.dsl.ops.OpDef#decompose}), the replacement graph's nodes inlined under the node's
+   * opset ({@link org.twicing.dsl.ir.OpDef#decompose}), the replacement graph's nodes inlined under the node's
    * name. {@code names} gives the emitted name of each value ({@link Value#name()} at top level) and
    * {@code prefix} is prepended to node names (empty at top level); {@code read} holds the values something reads.
    */

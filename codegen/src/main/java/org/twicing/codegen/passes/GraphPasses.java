@@ -10,8 +10,8 @@ import java.util.Set;
 import org.twicing.dsl.ir.Attributes;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.Node;
+import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
-import org.twicing.dsl.ops.OpDef;
 import org.twicing.dsl.ops.Ops;
 import org.twicing.dsl.types.Tensor;
 

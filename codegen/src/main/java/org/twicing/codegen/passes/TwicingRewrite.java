@@ -13,8 +13,8 @@ import org.twicing.dsl.ir.Attributes;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.GraphBuilder;
 import org.twicing.dsl.ir.Node;
+import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
-import org.twicing.dsl.ops.OpDef;
 import org.twicing.dsl.ops.Ops;
 import org.twicing.dsl.types.Dim;
 

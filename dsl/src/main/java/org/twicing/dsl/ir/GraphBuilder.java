@@ -9,9 +9,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.twicing.dsl.ops.OpCall;
-import org.twicing.dsl.ops.OpDef;
-import org.twicing.dsl.ops.Ops;
 import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
@@ -74,7 +71,7 @@ public final class GraphBuilder {
 
   /** A constant node holding {@code value}. */
   public Value constant(Tensor value) {
-    return Ops.constant(this, value);
+    return apply(CoreOps.CONSTANT, List.of(), Attributes.of(CoreOps.VALUE, value)).get(0);
   }
 
   /** Opens a naming scope (closed by try-with-resources); nested scopes join with dots, as module paths do. */
@@ -145,10 +142,7 @@ public final class GraphBuilder {
     OpCall call = new OpCall(op, nodeName, operands, attributes);
     List<TensorType> types = op.infer(call);
     Node node = new Node(op, nodeName, scope, operands, attributes);
-    Tensor folded = null;
-    if (op.onnxType().equals("Constant")) {
-      folded = attributes.get(Ops.VALUE);
-    }
+    Tensor folded = op.constantValue(attributes);
     for (int i = 0; i < types.size(); i++) {
       String given = i < outputNames.size() ? outputNames.get(i) : null;
       String valueName = given != null && !given.isEmpty() ? given
@@ -175,7 +169,7 @@ public final class GraphBuilder {
     Value out = v;
     if (!v.name().equals(outputName) || v.kind() != Value.Kind.NODE) {
       claim(outputName, "output");
-      Node node = new Node(Ops.IDENTITY, "outputs/" + outputName, "", List.of(v), Attributes.none());
+      Node node = new Node(CoreOps.IDENTITY, "outputs/" + outputName, "", List.of(v), Attributes.none());
       out = new Value(this, outputName, v.type(), Value.Kind.NODE, node, 0, null, v.shapeValue());
       node.addOutput(out);
       nodes.add(node);

@@ -3,7 +3,6 @@ package org.twicing.dsl.ir;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import org.twicing.dsl.ops.OpDef;
 
 /** One application of an op: its inputs (null marks an omitted optional input), attributes and outputs. */
 public final class Node {

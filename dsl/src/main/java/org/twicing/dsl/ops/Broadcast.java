@@ -2,6 +2,7 @@ package org.twicing.dsl.ops;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.twicing.dsl.ir.OpCall;
 import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Shape;
 

@@ -6,6 +6,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.twicing.dsl.ir.Attributes;
+import org.twicing.dsl.ir.CoreOps;
+import org.twicing.dsl.ir.GradCall;
+import org.twicing.dsl.ir.OpCall;
+import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Dim;
@@ -132,42 +136,8 @@ final class Constants {
     }
   };
 
-  static final OpDef CONSTANT = new OpDef("Constant") {
-    @Override
-    public List<TensorType> infer(OpCall call) {
-      Tensor v = call.attr(Shaping.VALUE);
-      if (v == null) {
-        throw call.fail("attribute 'value' is required");
-      }
-      return List.of(v.type());
-    }
-
-    @Override
-    public List<Dim> shapeValue(OpCall call, int output) {
-      Tensor v = call.attr(Shaping.VALUE);
-      if (v.dtype() != DType.INT64 || v.rank() > 1) {
-        return null;
-      }
-      List<Dim> out = new ArrayList<>();
-      for (long x : v.toLongs()) {
-        if (x < 0) {
-          return null;
-        }
-        out.add(Dim.of(x));
-      }
-      return out;
-    }
-
-    @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
-      return List.of(a.get(Shaping.VALUE));
-    }
-
-    @Override
-    public List<Value> gradient(GradCall g) {
-      return List.of();
-    }
-  };
+  // Defined with the IR (ir.CoreOps) because the graph builder creates Constant nodes itself.
+  static final OpDef CONSTANT = CoreOps.CONSTANT;
 
   static final OpDef CONSTANT_OF_SHAPE = new OpDef("ConstantOfShape") {
     @Override

@@ -12,8 +12,12 @@ import java.util.function.ToDoubleFunction;
 import org.twicing.dsl.eval.Kernels;
 import org.twicing.dsl.ir.Attr;
 import org.twicing.dsl.ir.Attributes;
+import org.twicing.dsl.ir.CoreOps;
+import org.twicing.dsl.ir.GradCall;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.Node;
+import org.twicing.dsl.ir.OpCall;
+import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Shape;
@@ -159,20 +163,8 @@ final class Elementwise {
       g -> where(greater(g.input(0), scalarLike(g.input(0), 0.0)), g.grad(0), scalarLike(g.grad(0), 0.0)));
   static final OpDef SIGMOID = new Unary("Sigmoid", true, x -> 1 / (1 + Math.exp(-x)),
       g -> mul(g.grad(0), mul(g.output(0), sub(scalarLike(g.output(0), 1.0), g.output(0)))));
-  static final OpDef IDENTITY = new Unary("Identity", false, x -> x, g -> g.grad(0)) {
-    @Override
-    public List<TensorType> infer(OpCall call) {
-      if (call.count() != 1) {
-        throw call.fail("expects 1 input, got %d", call.count());
-      }
-      return List.of(call.type(0));
-    }
-
-    @Override
-    public List<org.twicing.dsl.types.Dim> shapeValue(OpCall call, int output) {
-      return call.input(0).shapeValue();
-    }
-  };
+  // Defined with the IR (ir.CoreOps) because the graph builder names outputs with Identity nodes itself.
+  static final OpDef IDENTITY = CoreOps.IDENTITY;
 
   static final OpDef ADD = new Binary("Add", Double::sum, GradCall::grad0, GradCall::grad0);
   static final OpDef SUB = new Binary("Sub", (x, y) -> x - y, GradCall::grad0, g -> neg(g.grad(0)));

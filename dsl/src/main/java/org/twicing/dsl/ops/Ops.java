@@ -5,7 +5,9 @@ import java.util.Arrays;
 import java.util.List;
 import org.twicing.dsl.ir.Attr;
 import org.twicing.dsl.ir.Attributes;
+import org.twicing.dsl.ir.CoreOps;
 import org.twicing.dsl.ir.GraphBuilder;
+import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Dim;
@@ -21,9 +23,9 @@ public final class Ops {
   private Ops() { }
 
   /** The Constant op's {@code value} attribute. */
-  public static final Attr<Tensor> VALUE = Shaping.VALUE;
+  public static final Attr<Tensor> VALUE = CoreOps.VALUE;
   /** The Identity op, used by the builder to name graph outputs. */
-  public static final OpDef IDENTITY = Elementwise.IDENTITY;
+  public static final OpDef IDENTITY = CoreOps.IDENTITY;
 
   // ---- typed attribute keys of the registry's ops (for importers mapping ONNX nodes onto these ops) -----------
 
@@ -112,7 +114,7 @@ public final class Ops {
 
   /** A Constant node in graph {@code g}. */
   public static Value constant(GraphBuilder g, Tensor value) {
-    return g.apply(Constants.CONSTANT, List.of(), Attributes.of(VALUE, value)).get(0);
+    return g.constant(value);
   }
 
   /** A constant in the same graph as {@code like}. */

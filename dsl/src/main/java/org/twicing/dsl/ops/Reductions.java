@@ -9,6 +9,9 @@ import org.twicing.dsl.eval.Kernels;
 import org.twicing.dsl.eval.Kernels.Reduction;
 import org.twicing.dsl.ir.Attr;
 import org.twicing.dsl.ir.Attributes;
+import org.twicing.dsl.ir.GradCall;
+import org.twicing.dsl.ir.OpCall;
+import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
 
 import org.twicing.dsl.types.Dim;

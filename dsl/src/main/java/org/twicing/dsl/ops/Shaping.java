@@ -3,6 +3,8 @@ package org.twicing.dsl.ops;
 import java.util.ArrayList;
 import java.util.List;
 import org.twicing.dsl.ir.Attr;
+import org.twicing.dsl.ir.CoreOps;
+import org.twicing.dsl.ir.OpCall;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Tensor;
@@ -22,7 +24,7 @@ final class Shaping {
   static final Attr<Long> START = Attr.integer("start");
   static final Attr<Long> END = Attr.integer("end");
   static final Attr<Long> UPPER = Attr.integer("upper");
-  static final Attr<Tensor> VALUE = Attr.tensor("value");
+  static final Attr<Tensor> VALUE = CoreOps.VALUE;
 
   /** The constant int64 values of input {@code i}, or null when not known at build time. */
   static long[] constInts(OpCall call, int i) {

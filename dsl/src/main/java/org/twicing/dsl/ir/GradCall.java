@@ -1,10 +1,6 @@
-package org.twicing.dsl.ops;
+package org.twicing.dsl.ir;
 
 import java.util.List;
-import org.twicing.dsl.ir.Attr;
-import org.twicing.dsl.ir.GraphBuilder;
-import org.twicing.dsl.ir.Node;
-import org.twicing.dsl.ir.Value;
 
 /** What a gradient rule sees: the forward node and the upstream gradients of its outputs. */
 public final class GradCall {

@@ -1,11 +1,7 @@
-package org.twicing.dsl.ops;
+package org.twicing.dsl.ir;
 
 import java.util.List;
 import java.util.stream.Collectors;
-import org.twicing.dsl.ir.Attr;
-import org.twicing.dsl.ir.Attributes;
-import org.twicing.dsl.ir.ShapeError;
-import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Shape;
 import org.twicing.dsl.types.TensorType;

@@ -1,17 +1,11 @@
-package org.twicing.dsl.ops;
+package org.twicing.dsl.ir;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
-import org.twicing.dsl.ir.Attr;
-import org.twicing.dsl.ir.Attributes;
-import org.twicing.dsl.ir.Graph;
-import org.twicing.dsl.ir.GraphBuilder;
-import org.twicing.dsl.ir.Node;
 import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
-import org.twicing.dsl.ir.Value;
 
 /**
  * The single definition of an op: its type/shape rule, its ONNX lowering (op type, domain, attributes by their
@@ -105,6 +99,14 @@ public abstract class OpDef {
    */
   public int requiredOutputs(Attributes attributes) {
     return Integer.MAX_VALUE;
+  }
+
+  /**
+   * The value a node of this op always produces, read from its attributes, for ops whose single output is a
+   * constant (the builder records it on the output so shape rules and folding can read it); null otherwise.
+   */
+  public Tensor constantValue(Attributes attributes) {
+    return null;
   }
 
   /** Whether this op's outputs depend on random state, so it must not be folded or deduplicated. */
