@@ -227,10 +227,9 @@ public final class Trainer {
             bar.update(step, loss, lr, sps, 0, true);
             evaluate(runner, last, rec);
           }
-          metrics.append(rec);
-          Map<String, Double> hist = new LinkedHashMap<>();
-          rec.forEach((k, v) -> hist.put(k, v.doubleValue()));
-          history.add(hist);
+          MetricsLine line = MetricsLine.of(rec);
+          metrics.append(line);
+          history.add(line.asDoubles());
           if (evalNow) {
             bar.println(line(rec));
           } else {
