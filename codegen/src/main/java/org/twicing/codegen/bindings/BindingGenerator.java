@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import javax.lang.model.SourceVersion;
+import org.twicing.codegen.emit.MetadataKeys;
 import org.twicing.codegen.emit.ModelArtifacts;
 import org.twicing.codegen.inspect.ModelSummary;
 import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
@@ -80,7 +81,7 @@ public final class BindingGenerator {
 
   /** The model's name as its binding reports it: metadata {@code twicing.model}, graph name or the fallback. */
   static String modelName(ModelProto model, String fallbackName) {
-    String meta = ModelSummary.of(model).metadata().get("twicing.model");
+    String meta = ModelSummary.of(model).metadata().get(MetadataKeys.MODEL);
     if (meta != null && !meta.isBlank()) {
       return meta;
     }

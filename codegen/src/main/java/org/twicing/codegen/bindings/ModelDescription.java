@@ -9,6 +9,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
+import org.twicing.codegen.emit.MetadataKeys;
 import org.twicing.codegen.inspect.ModelSummary;
 
 /**
@@ -36,15 +37,15 @@ record ModelDescription(String modelName, ModelSummary summary, Set<String> symb
   String metadataSentence() {
     Map<String, String> meta = summary.metadata();
     List<String> parts = new ArrayList<>();
-    if (meta.containsKey("twicing.model")) {
-      parts.add("preset " + code(meta.get("twicing.model")));
+    if (meta.containsKey(MetadataKeys.MODEL)) {
+      parts.add("preset " + code(meta.get(MetadataKeys.MODEL)));
     }
-    if (meta.containsKey("twicing.attention")) {
-      parts.add("attention " + code(meta.get("twicing.attention")));
+    if (meta.containsKey(MetadataKeys.ATTENTION)) {
+      parts.add("attention " + code(meta.get(MetadataKeys.ATTENTION)));
     }
     long params = summary.parameterCount();
     try {
-      params = Long.parseLong(meta.getOrDefault("twicing.parameters", Long.toString(params)).trim());
+      params = Long.parseLong(meta.getOrDefault(MetadataKeys.PARAMETERS, Long.toString(params)).trim());
     } catch (NumberFormatException e) {
       // A foreign value that is not a number: count the initializers instead.
     }

@@ -31,6 +31,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import javax.lang.model.element.Modifier;
+import org.twicing.codegen.emit.MetadataKeys;
 import org.twicing.codegen.emit.ModelArtifacts;
 import org.twicing.codegen.inspect.ModelSummary;
 import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
@@ -76,8 +77,8 @@ final class TrainerClass {
     Map<String, String> stepMeta = ModelSummary.of(trainStep).metadata();
     ModelDescription d = ModelDescription.of(modelName, summary, batch);
     Port labels = batch.get(batch.size() - 1);
-    String training = stepMeta.containsKey("twicing.optimizer") ? " (" + code(stepMeta.get("twicing.optimizer"))
-        + (stepMeta.containsKey("twicing.loss") ? ", loss " + code(stepMeta.get("twicing.loss")) : "") + ")" : "";
+    String training = stepMeta.containsKey(MetadataKeys.OPTIMIZER) ? " (" + code(stepMeta.get(MetadataKeys.OPTIMIZER))
+        + (stepMeta.containsKey(MetadataKeys.LOSS) ? ", loss " + code(stepMeta.get(MetadataKeys.LOSS)) : "") + ")" : "";
 
     TypeSpec.Builder type = TypeSpec.classBuilder(self)
         .addModifiers(Modifier.PUBLIC, Modifier.FINAL)

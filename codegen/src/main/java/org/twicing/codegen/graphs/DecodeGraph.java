@@ -2,6 +2,7 @@ package org.twicing.codegen.graphs;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.twicing.codegen.emit.MetadataKeys;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.GraphBuilder;
 import org.twicing.dsl.ir.Value;
@@ -63,7 +64,7 @@ public final class DecodeGraph {
       }
     }
     InferenceGraph.metadata(model).forEach(g::metadata);
-    g.metadata("twicing.artifact", "decode");
+    g.metadata(MetadataKeys.ARTIFACT, "decode");
     g.docString(model.name() + " (incremental decoding): " + model.configJson());
     return org.twicing.codegen.passes.GraphPasses.optimize(g.build());
   }

@@ -2,6 +2,7 @@ package org.twicing.codegen.graphs;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.twicing.codegen.emit.MetadataKeys;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.GraphBuilder;
 import org.twicing.dsl.ir.Value;
@@ -28,10 +29,10 @@ public final class InferenceGraph {
   /** The metadata every artifact of {@code model} carries. */
   public static Map<String, String> metadata(TaskModel model) {
     Map<String, String> m = new LinkedHashMap<>();
-    m.put("twicing.model", model.name());
-    m.put("twicing.config", model.configJson());
-    m.put("twicing.attention", model.attentionKinds().stream().map(AttentionKind::name).toList().toString());
-    m.put("twicing.parameters", Long.toString(model.parameterCount()));
+    m.put(MetadataKeys.MODEL, model.name());
+    m.put(MetadataKeys.CONFIG, model.configJson());
+    m.put(MetadataKeys.ATTENTION, model.attentionKinds().stream().map(AttentionKind::name).toList().toString());
+    m.put(MetadataKeys.PARAMETERS, Long.toString(model.parameterCount()));
     return m;
   }
 }

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
+import org.twicing.codegen.emit.MetadataKeys;
 import org.twicing.dsl.ir.Attr;
 import org.twicing.dsl.ir.Attributes;
 import org.twicing.dsl.ir.Graph;
@@ -30,7 +31,7 @@ import org.twicing.dsl.types.Dim;
  */
 public final class TwicingRewrite {
   /** Metadata key recording what the rewrite did, on the rewritten graph. */
-  public static final String METADATA_KEY = "twicing.attention_rewrite";
+  public static final String METADATA_KEY = MetadataKeys.ATTENTION_REWRITE;
 
   private static final Attr<Long> AXIS = Attr.integer("axis");
   private static final Set<String> PASS_THROUGH = Set.of("Dropout", "Cast", "Identity");

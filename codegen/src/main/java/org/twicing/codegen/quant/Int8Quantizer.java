@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.twicing.codegen.emit.MetadataKeys;
 import org.twicing.codegen.onnx.OnnxProtos.AttributeProto;
 import org.twicing.codegen.onnx.OnnxProtos.GraphProto;
 import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
@@ -28,7 +29,7 @@ import org.twicing.codegen.onnx.OnnxProtos.TensorProto;
  */
 public final class Int8Quantizer {
   /** Metadata key recording how a model was quantized. */
-  public static final String METADATA_KEY = "twicing.quantized";
+  public static final String METADATA_KEY = MetadataKeys.QUANTIZED;
   /** The value of {@link #METADATA_KEY}. */
   public static final String METADATA_VALUE = "int8 dynamic: DynamicQuantizeLinear + MatMulInteger, per-column "
       + "symmetric int8 weights";

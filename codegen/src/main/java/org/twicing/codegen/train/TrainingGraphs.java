@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.twicing.codegen.autodiff.Autodiff;
+import org.twicing.codegen.emit.MetadataKeys;
 import org.twicing.codegen.graphs.InferenceGraph;
 import org.twicing.codegen.passes.GraphPasses;
 import org.twicing.dsl.ir.Graph;
@@ -55,7 +56,7 @@ public final class TrainingGraphs {
     g.output("loss", loss);
     grads.forEach((v, gv) -> g.output(v.name() + GRAD_SUFFIX, gv));
     InferenceGraph.metadata(model).forEach(g::metadata);
-    g.metadata("twicing.loss", describe(spec.loss()));
+    g.metadata(MetadataKeys.LOSS, describe(spec.loss()));
     return GraphPasses.optimize(g.build());
   }
 
@@ -82,9 +83,9 @@ public final class TrainingGraphs {
     g.output("loss", loss);
     next.forEach(g::output);
     InferenceGraph.metadata(model).forEach(g::metadata);
-    g.metadata("twicing.loss", describe(spec.loss()));
-    g.metadata("twicing.optimizer", spec.optimizer().describe());
-    g.metadata("twicing.clip_norm", Double.toString(spec.clipNorm()));
+    g.metadata(MetadataKeys.LOSS, describe(spec.loss()));
+    g.metadata(MetadataKeys.OPTIMIZER, spec.optimizer().describe());
+    g.metadata(MetadataKeys.CLIP_NORM, Double.toString(spec.clipNorm()));
     // The exact spec, so that a generated trainer's checkpoints record it as 'twicing train' checkpoints do.
     g.metadata(TrainingSpecs.METADATA_KEY, TrainingSpecs.encode(spec));
     return GraphPasses.optimize(g.build());
@@ -113,8 +114,8 @@ public final class TrainingGraphs {
     Value step = g.input(STEP, TensorType.of(DType.INT64));
     Map<String, Value> next = optimizerStep(g, params, pv, gv, spec, lr, step);
     next.forEach(g::output);
-    g.metadata("twicing.optimizer", spec.optimizer().describe());
-    g.metadata("twicing.clip_norm", Double.toString(spec.clipNorm()));
+    g.metadata(MetadataKeys.OPTIMIZER, spec.optimizer().describe());
+    g.metadata(MetadataKeys.CLIP_NORM, Double.toString(spec.clipNorm()));
     return GraphPasses.optimize(g.build());
   }
 

@@ -3,6 +3,7 @@ package org.twicing.codegen.train;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import org.twicing.codegen.emit.MetadataKeys;
 
 /**
  * Writes a {@link TrainingSpec} as one line of {@code key=value} pairs (as stored in checkpoint metadata) and reads
@@ -11,7 +12,7 @@ import java.util.Map;
  */
 public final class TrainingSpecs {
   /** Metadata key under which checkpoints and training-step models record the encoded spec. */
-  public static final String METADATA_KEY = "twicing.training_spec";
+  public static final String METADATA_KEY = MetadataKeys.TRAINING_SPEC;
 
   private TrainingSpecs() { }
 

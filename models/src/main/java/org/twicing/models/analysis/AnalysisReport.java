@@ -1,10 +1,18 @@
 package org.twicing.models.analysis;
 
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonNull;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonPrimitive;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.twicing.dsl.io.AtomicFile;
 
 /** The numbers of one analysis: clean, noisy and adversarial accuracy and per-block token similarity. */
@@ -12,6 +20,10 @@ public record AnalysisReport(int examples, double cleanAccuracy, List<Noise> noi
     List<Similarity> oversmoothing) {
   /** File name of the JSON report in a run directory. */
   public static final String FILE_NAME = "analysis.json";
+
+  /** Pretty-printed, so that the report reads well in a terminal; nulls kept (they stand for non-finite numbers). */
+  private static final Gson JSON = new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping()
+      .create();
 
   /** Accuracy under Gaussian noise of standard deviation {@code std} (normalised pixel units). */
   public record Noise(double std, double accuracy) { }
@@ -44,35 +56,45 @@ public record AnalysisReport(int examples, double cleanAccuracy, List<Noise> noi
     return sb.toString();
   }
 
-  /** The report as a JSON object; {@code header} fields (already JSON-encoded values) come first. */
-  public String toJson(java.util.Map<String, String> header) {
-    StringBuilder sb = new StringBuilder("{\n");
-    header.forEach((k, v) -> sb.append("  ").append(quote(k)).append(": ").append(v).append(",\n"));
-    sb.append("  \"examples\": ").append(examples).append(",\n");
-    sb.append("  \"clean_accuracy\": ").append(json(cleanAccuracy)).append(",\n");
-    sb.append("  \"noise\": [");
-    for (int i = 0; i < noise.size(); i++) {
-      Noise n = noise.get(i);
-      sb.append(i == 0 ? "\n" : ",\n").append("    {\"std\": ").append(json(n.std())).append(", \"accuracy\": ")
-          .append(json(n.accuracy())).append('}');
+  /**
+   * The report as a pretty-printed JSON object; the {@code header} fields (strings or numbers, such as the run, the
+   * preset and the step) come first, then {@code examples}, {@code clean_accuracy}, {@code noise},
+   * {@code attacks} and {@code oversmoothing}. A non-finite number is written as {@code null}.
+   */
+  public String toJson(Map<String, ?> header) {
+    JsonObject o = new JsonObject();
+    header.forEach((k, v) -> o.add(k, value(k, v)));
+    o.addProperty("examples", examples);
+    o.add("clean_accuracy", number(cleanAccuracy));
+    JsonArray noiseArray = new JsonArray();
+    for (Noise n : noise) {
+      JsonObject e = new JsonObject();
+      e.add("std", number(n.std()));
+      e.add("accuracy", number(n.accuracy()));
+      noiseArray.add(e);
     }
-    sb.append(noise.isEmpty() ? "],\n" : "\n  ],\n");
-    sb.append("  \"attacks\": [");
-    for (int i = 0; i < attacks.size(); i++) {
-      Attack a = attacks.get(i);
-      sb.append(i == 0 ? "\n" : ",\n").append("    {\"kind\": ").append(quote(a.kind())).append(", \"epsilon\": ")
-          .append(json(a.epsilon())).append(", \"steps\": ").append(a.steps()).append(", \"alpha\": ")
-          .append(json(a.alpha())).append(", \"accuracy\": ").append(json(a.accuracy())).append('}');
+    o.add("noise", noiseArray);
+    JsonArray attackArray = new JsonArray();
+    for (Attack a : attacks) {
+      JsonObject e = new JsonObject();
+      e.addProperty("kind", a.kind());
+      e.add("epsilon", number(a.epsilon()));
+      e.addProperty("steps", a.steps());
+      e.add("alpha", number(a.alpha()));
+      e.add("accuracy", number(a.accuracy()));
+      attackArray.add(e);
     }
-    sb.append(attacks.isEmpty() ? "],\n" : "\n  ],\n");
-    sb.append("  \"oversmoothing\": [");
-    for (int i = 0; i < oversmoothing.size(); i++) {
-      Similarity s = oversmoothing.get(i);
-      sb.append(i == 0 ? "\n" : ",\n").append("    {\"depth\": ").append(s.depth()).append(", \"block\": ")
-          .append(quote(s.block())).append(", \"cosine\": ").append(json(s.cosine())).append('}');
+    o.add("attacks", attackArray);
+    JsonArray similarityArray = new JsonArray();
+    for (Similarity s : oversmoothing) {
+      JsonObject e = new JsonObject();
+      e.addProperty("depth", s.depth());
+      e.addProperty("block", s.block());
+      e.add("cosine", number(s.cosine()));
+      similarityArray.add(e);
     }
-    sb.append(oversmoothing.isEmpty() ? "]\n" : "\n  ]\n");
-    return sb.append("}\n").toString();
+    o.add("oversmoothing", similarityArray);
+    return JSON.toJson(o) + "\n";
   }
 
   /** Writes {@code json} to {@code file} atomically (through {@link AtomicFile}: a synced temporary file, renamed). */
@@ -80,30 +102,19 @@ public record AnalysisReport(int examples, double cleanAccuracy, List<Noise> noi
     AtomicFile.write(file, json.getBytes(StandardCharsets.UTF_8));
   }
 
-  /** A JSON string literal. */
-  public static String quote(String s) {
-    StringBuilder sb = new StringBuilder("\"");
-    for (char c : s.toCharArray()) {
-      switch (c) {
-        case '"' -> sb.append("\\\"");
-        case '\\' -> sb.append("\\\\");
-        case '\n' -> sb.append("\\n");
-        case '\r' -> sb.append("\\r");
-        case '\t' -> sb.append("\\t");
-        default -> {
-          if (c < 0x20) {
-            sb.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-          } else {
-            sb.append(c);
-          }
-        }
-      }
+  private static JsonElement value(String key, Object v) {
+    if (v instanceof String str) {
+      return new JsonPrimitive(str);
     }
-    return sb.append('"').toString();
+    if (v instanceof Number n) {
+      return number(n.doubleValue()).isJsonNull() ? JsonNull.INSTANCE : new JsonPrimitive(n);
+    }
+    throw new IllegalArgumentException("report header '" + key + "' must be a string or a number, got "
+        + (v == null ? "null" : v.getClass().getSimpleName()));
   }
 
-  private static String json(double v) {
-    return Double.isFinite(v) ? Double.toString(v) : "null";
+  private static JsonElement number(double v) {
+    return Double.isFinite(v) ? new JsonPrimitive(v) : JsonNull.INSTANCE;
   }
 
   private static String num(double v) {

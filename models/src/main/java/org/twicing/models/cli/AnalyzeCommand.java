@@ -129,13 +129,13 @@ public final class AnalyzeCommand implements Callable<Integer> {
       w.println("analyze: " + s.preset() + " from " + source + " (step " + step + "), " + report.examples()
           + " test images of " + td.describe());
       w.print(report.format());
-      Map<String, String> header = new LinkedHashMap<>();
-      header.put("run", AnalysisReport.quote(run.toString()));
-      header.put("preset", AnalysisReport.quote(s.preset()));
-      header.put("attention", AnalysisReport.quote(String.valueOf(model.attentionKinds())));
-      header.put("step", Long.toString(step));
-      header.put("units", AnalysisReport.quote(pixelSpace ? "pixel, clipped to [0, 1]" : "normalised, unclipped"));
-      header.put("data", AnalysisReport.quote(td.describe()));
+      Map<String, Object> header = new LinkedHashMap<>();
+      header.put("run", run.toString());
+      header.put("preset", s.preset());
+      header.put("attention", String.valueOf(model.attentionKinds()));
+      header.put("step", step);
+      header.put("units", pixelSpace ? "pixel, clipped to [0, 1]" : "normalised, unclipped");
+      header.put("data", td.describe());
       // The results are on the terminal before the report is written, so a read-only run loses nothing.
       w.flush();
       Path out = reportFile != null ? reportFile : run.resolve(AnalysisReport.FILE_NAME);

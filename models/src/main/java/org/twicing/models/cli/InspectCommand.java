@@ -1,8 +1,13 @@
 package org.twicing.models.cli;
 
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import org.twicing.codegen.emit.MetadataKeys;
 import org.twicing.codegen.inspect.ModelSummary;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -35,6 +40,28 @@ public final class InspectCommand implements Callable<Integer> {
       + "symbolic dimension (defaults: batch=1,8,64; T and S up to the model's context; past=0,C/2,C-1).")
   java.util.Map<String, String> ranges = new java.util.LinkedHashMap<>();
 
+  /**
+   * The {@code context} of the model's {@code twicing.config} JSON, or 128 when the model has no such entry (it was
+   * not written by twicing, or its model has no context); a config that is not a JSON object is an error.
+   */
+  private long configuredContext(String configJson) {
+    if (configJson == null) {
+      return 128;
+    }
+    JsonObject config;
+    try {
+      config = JsonParser.parseString(configJson).getAsJsonObject();
+    } catch (JsonParseException | IllegalStateException e) {
+      throw new CliException(file + ": metadata '" + MetadataKeys.CONFIG + "' is not a JSON object: " + configJson,
+          e);
+    }
+    JsonElement context = config.get("context");
+    if (context == null || !context.isJsonPrimitive() || !context.getAsJsonPrimitive().isNumber()) {
+      return 128;
+    }
+    return context.getAsLong();
+  }
+
   /** Prints TensorRT findings and the profile; 1 when the model is not fit. */
   private int tensorRt(ModelSummary summary) {
     var out = spec.commandLine().getOut();
@@ -45,12 +72,7 @@ public final class InspectCommand implements Callable<Integer> {
       throw new CliException(CliException.describe(e), e);
     }
     var findings = org.twicing.codegen.tensorrt.TensorRtCheck.check(model);
-    long context = 128;
-    java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"context\":(\\d+)")
-        .matcher(summary.metadata().getOrDefault("twicing.config", ""));
-    if (m.find()) {
-      context = Long.parseLong(m.group(1));
-    }
+    long context = configuredContext(summary.metadata().get(MetadataKeys.CONFIG));
     java.util.Map<String, long[]> r = new java.util.LinkedHashMap<>();
     r.put("batch", new long[] {1, 8, 64});
     r.put("T", new long[] {1, context, context});

@@ -1,5 +1,9 @@
 package org.twicing.models.conformance;
 
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -8,8 +12,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -28,9 +30,6 @@ public record ConformanceCase(String name, Path dir, double rtol, double atol, S
   public static final double DEFAULT_RTOL = 1e-3;
   /** The tolerance ONNX's backend runner uses for node cases that name none: {@code atol=1e-7}. */
   public static final double DEFAULT_ATOL = 1e-7;
-
-  private static final Pattern NUMBER_FIELD =
-      Pattern.compile("\"(rtol|atol)\"\\s*:\\s*([-+0-9.eE]+)");
 
   /** The case's model file. */
   public Path model() {
@@ -74,25 +73,30 @@ public record ConformanceCase(String name, Path dir, double rtol, double atol, S
     double atol = DEFAULT_ATOL;
     Path tol = dir.resolve("tolerance.json");
     if (Files.isRegularFile(tol)) {
-      Matcher m = NUMBER_FIELD.matcher(Files.readString(tol, StandardCharsets.UTF_8));
-      while (m.find()) {
-        double v;
-        try {
-          v = Double.parseDouble(m.group(2));
-        } catch (NumberFormatException e) {
-          throw new IOException(tol + ": " + m.group(1) + " is not a number: " + m.group(2), e);
-        }
-        if (m.group(1).equals("rtol")) {
-          rtol = v;
-        } else {
-          atol = v;
-        }
+      JsonObject o;
+      try {
+        o = JsonParser.parseString(Files.readString(tol, StandardCharsets.UTF_8)).getAsJsonObject();
+      } catch (JsonParseException | IllegalStateException e) {
+        throw new IOException(tol + ": expected a JSON object such as {\"rtol\": 1e-3, \"atol\": 1e-7}", e);
       }
+      rtol = tolerance(o, "rtol", rtol, tol);
+      atol = tolerance(o, "atol", atol, tol);
     }
     Path adapted = dir.resolve("adaptation.txt");
     String adaptation = Files.isRegularFile(adapted)
         ? Files.readString(adapted, StandardCharsets.UTF_8).strip().replace('\n', ' ') : "";
     return new ConformanceCase(dir.getFileName().toString(), dir, rtol, atol, adaptation);
+  }
+
+  private static double tolerance(JsonObject o, String key, double otherwise, Path file) throws IOException {
+    JsonElement v = o.get(key);
+    if (v == null) {
+      return otherwise;
+    }
+    if (!v.isJsonPrimitive() || !v.getAsJsonPrimitive().isNumber()) {
+      throw new IOException(file + ": " + key + " is not a number: " + v);
+    }
+    return v.getAsDouble();
   }
 
   /** The integer after {@code prefix} in {@code s} (for ordering input_10 after input_9). */

@@ -5,6 +5,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import org.twicing.codegen.emit.MetadataKeys;
 import org.twicing.codegen.train.CrossEntropy;
 import org.twicing.codegen.train.Optimizer;
 import org.twicing.codegen.train.TrainingSpec;
@@ -41,7 +42,7 @@ public record RunSettings(String preset, String attention, String twicingLayers,
     double weightDecay,
     double momentum, double clipNorm, double labelSmoothing, long seed, long steps) {
   /** Prefix of the metadata keys. */
-  public static final String PREFIX = "twicing.run.";
+  public static final String PREFIX = MetadataKeys.RUN_PREFIX;
 
   /** Validates the values, naming the option at fault. */
   public RunSettings {

@@ -6,6 +6,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Map;
 import org.twicing.codegen.emit.EmitOptions;
+import org.twicing.codegen.emit.MetadataKeys;
 import org.twicing.codegen.emit.ModelArtifacts;
 import org.twicing.dsl.nn.StateDict;
 import org.twicing.dsl.nn.TaskModel;
@@ -98,7 +99,7 @@ public final class TrainedRun implements AutoCloseable {
         throw new IllegalArgumentException(file + ": expected one input '" + model.inputName() + "' for model '"
             + model.name() + "', found " + session.inputs().keySet());
       }
-      long step = Long.parseLong(meta.getOrDefault("twicing.step", "0"));
+      long step = Long.parseLong(meta.getOrDefault(MetadataKeys.STEP, "0"));
       return new TrainedRun(file, settings, model, session, step, null);
     } catch (RuntimeException e) {
       session.close();

@@ -1,6 +1,7 @@
 package org.twicing.models.conformance;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -61,6 +62,19 @@ class ConformanceRunnerTest {
     // 1e-3 relative of 6 is 6e-3: 0.004 off passes, 0.008 off fails (atol 1e-7 is negligible here).
     assertEquals(Status.PASSED, run(addCase("test_inside", 4f, 6.004f)).status());
     assertEquals(Status.FAILED, run(addCase("test_outside", 4f, 6.008f)).status());
+  }
+
+  @Test
+  void aCasesToleranceJsonSetsItsTolerancesAndABadValueIsAnErrorNamingTheFile() throws IOException {
+    ConformanceCase c = addCase("test_tolerance", 4f, 6f);
+    // As the generator's json.dump writes it, with spaces and an exponent; a missing key keeps ONNX's default.
+    Files.writeString(c.dir().resolve("tolerance.json"), "{\"rtol\": 2e-05}");
+    ConformanceCase read = ConformanceCase.at(c.dir());
+    assertEquals(2e-5, read.rtol());
+    assertEquals(ConformanceCase.DEFAULT_ATOL, read.atol());
+    Files.writeString(c.dir().resolve("tolerance.json"), "{\"rtol\": 1e-3, \"atol\": \"small\"}");
+    IOException e = assertThrows(IOException.class, () -> ConformanceCase.at(c.dir()));
+    assertTrue(e.getMessage().contains("tolerance.json: atol is not a number"), e.getMessage());
   }
 
   @Test

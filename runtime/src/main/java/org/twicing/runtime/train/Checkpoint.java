@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
+import org.twicing.codegen.emit.MetadataKeys;
 import org.twicing.codegen.train.TrainingSpec;
 import org.twicing.codegen.train.TrainingSpecs;
 import org.twicing.dsl.io.Safetensors;
@@ -43,25 +44,25 @@ public final class Checkpoint {
   /** Value of {@link #KEY_FORMAT}. */
   public static final String FORMAT = "twicing-checkpoint/1";
   /** Metadata key: the format marker. */
-  public static final String KEY_FORMAT = "twicing.format";
+  public static final String KEY_FORMAT = MetadataKeys.FORMAT;
   /** Metadata key: the model name. */
-  public static final String KEY_MODEL = "twicing.model";
+  public static final String KEY_MODEL = MetadataKeys.MODEL;
   /** Metadata key: the model configuration as JSON. */
-  public static final String KEY_CONFIG = "twicing.config";
+  public static final String KEY_CONFIG = MetadataKeys.CONFIG;
   /** Prefix of the flat configuration entries, one per {@link TaskModel#config()} key. */
-  public static final String CONFIG_PREFIX = "twicing.config.";
+  public static final String CONFIG_PREFIX = MetadataKeys.CONFIG_PREFIX;
   /** Metadata key: the number of optimizer steps taken. */
-  public static final String KEY_STEP = "twicing.step";
+  public static final String KEY_STEP = MetadataKeys.STEP;
   /** Metadata key: the data position after the last step ({@link BatchSource#position()}). */
-  public static final String KEY_DATA_POSITION = "twicing.data_position";
+  public static final String KEY_DATA_POSITION = MetadataKeys.DATA_POSITION;
   /** Metadata key: the training spec ({@link TrainingSpecs#encode}). */
   public static final String KEY_TRAINING_SPEC = TrainingSpecs.METADATA_KEY;
   /** Metadata key: the learning-rate schedule ({@link LrSchedule#encode()}). */
-  public static final String KEY_LR_SCHEDULE = "twicing.lr_schedule";
+  public static final String KEY_LR_SCHEDULE = MetadataKeys.LR_SCHEDULE;
   /** Metadata key: the planned total number of steps. */
-  public static final String KEY_TOTAL_STEPS = "twicing.total_steps";
+  public static final String KEY_TOTAL_STEPS = MetadataKeys.TOTAL_STEPS;
   /** Metadata key: training examples seen so far. */
-  public static final String KEY_SAMPLES = "twicing.samples";
+  public static final String KEY_SAMPLES = MetadataKeys.SAMPLES;
 
   /** A tensor's bytes exported from ONNX Runtime: little-endian data of {@code dtype} and {@code shape}. */
   public record Data(DType dtype, long[] shape, ByteBuffer littleEndian) { }

@@ -3,20 +3,18 @@ package org.twicing.runtime.train;
 import java.io.BufferedWriter;
 import java.io.Closeable;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.twicing.dsl.io.AtomicFile;
 
 /**
- * The {@code metrics.jsonl} file of a run: one flat JSON object per line ({@code step}, {@code epoch}, {@code loss},
- * {@code lr}, {@code samples_per_s}, plus {@code eval_*} metrics on evaluation steps). Numbers only; a non-finite
- * value is written as {@code null}.
+ * The {@code metrics.jsonl} file of a run: one {@link MetricsLine} per line.
  */
 public final class MetricsLog implements Closeable {
   /** The file name inside a run directory. */
@@ -48,9 +46,9 @@ public final class MetricsLog implements Closeable {
         if (line.isBlank()) {
           continue;
         }
-        Map<String, Double> m;
+        MetricsLine m;
         try {
-          m = parseLine(line);
+          m = MetricsLine.parse(line);
         } catch (IllegalArgumentException e) {
           if (i == last) {
             break; // a torn last line from a crash mid-write: the only damage a crash can cause
@@ -59,15 +57,15 @@ public final class MetricsLog implements Closeable {
           throw new IOException(file + ": line " + (i + 1) + ": " + e.getMessage() + " (only a torn last line can "
               + "be dropped; repair or remove this line to resume)", e);
         }
-        Double step = m.get("step");
-        if (step != null && step <= keepThroughStep) {
+        double step = m.get("step");
+        if (step <= keepThroughStep) {
           kept.add(line);
         }
       }
     }
     byte[] content = (kept.isEmpty() ? "" : String.join("\n", kept) + "\n").getBytes(StandardCharsets.UTF_8);
     AtomicFile.write(file, ch -> {
-      java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(content);
+      ByteBuffer b = ByteBuffer.wrap(content);
       while (b.hasRemaining()) {
         ch.write(b);
       }
@@ -77,8 +75,13 @@ public final class MetricsLog implements Closeable {
 
   /** Appends one record (values: numbers; null or non-finite numbers become {@code null}). */
   public void append(Map<String, ? extends Number> record) throws IOException {
+    append(MetricsLine.of(record));
+  }
+
+  /** Appends one line. */
+  public void append(MetricsLine line) throws IOException {
     try {
-      out.write(toJson(record));
+      out.write(line.toJson());
       out.write('\n');
     } catch (IOException e) {
       throw named(e);
@@ -108,30 +111,18 @@ public final class MetricsLog implements Closeable {
     return AtomicFile.naming(file, e);
   }
 
-  /** One record as a JSON object. */
-  public static String toJson(Map<String, ? extends Number> record) {
-    StringBuilder sb = new StringBuilder("{");
-    String sep = "";
-    for (Map.Entry<String, ? extends Number> e : record.entrySet()) {
-      sb.append(sep).append('"').append(e.getKey()).append("\":");
-      Number v = e.getValue();
-      if (v == null || (v instanceof Double d && !Double.isFinite(d)) || (v instanceof Float f && !Float.isFinite(f))) {
-        sb.append("null");
-      } else if (v instanceof Long || v instanceof Integer) {
-        sb.append(v.longValue());
-      } else if (v instanceof Float f) {
-        sb.append(Float.toString(f));
-      } else {
-        sb.append(Double.toString(v.doubleValue()));
-      }
-      sep = ",";
-    }
-    return sb.append('}').toString();
-  }
-
-  /** Reads every record of a metrics file (null values map to NaN). */
+  /** Reads every record of a metrics file as doubles (null values map to NaN). */
   public static List<Map<String, Double>> read(Path file) throws IOException {
     List<Map<String, Double>> out = new ArrayList<>();
+    for (MetricsLine line : readLines(file)) {
+      out.add(line.asDoubles());
+    }
+    return out;
+  }
+
+  /** Reads every line of a metrics file; errors name the file and the line. */
+  public static List<MetricsLine> readLines(Path file) throws IOException {
+    List<MetricsLine> out = new ArrayList<>();
     int n = 0;
     for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
       n++;
@@ -139,55 +130,11 @@ public final class MetricsLog implements Closeable {
         continue;
       }
       try {
-        out.add(parseLine(line));
+        out.add(MetricsLine.parse(line));
       } catch (IllegalArgumentException e) {
         throw new IOException(file + ": line " + n + ": " + e.getMessage(), e);
       }
     }
     return out;
-  }
-
-  /** Parses one flat JSON object of numbers (or nulls, returned as NaN). */
-  public static Map<String, Double> parseLine(String line) {
-    Map<String, Double> m = new LinkedHashMap<>();
-    String s = line.strip();
-    if (!s.startsWith("{") || !s.endsWith("}")) {
-      throw new IllegalArgumentException("not a JSON object: " + line);
-    }
-    int i = 1;
-    int end = s.length() - 1;
-    while (i < end) {
-      while (i < end && (s.charAt(i) == ' ' || s.charAt(i) == ',')) {
-        i++;
-      }
-      if (i >= end) {
-        break;
-      }
-      if (s.charAt(i) != '"') {
-        throw new IllegalArgumentException("expected a quoted key at column " + i + ": " + line);
-      }
-      int close = s.indexOf('"', i + 1);
-      if (close < 0) {
-        throw new IllegalArgumentException("unterminated key: " + line);
-      }
-      String key = s.substring(i + 1, close);
-      int colon = s.indexOf(':', close);
-      if (colon < 0) {
-        throw new IllegalArgumentException("missing ':' after \"" + key + "\": " + line);
-      }
-      int j = colon + 1;
-      int k = j;
-      while (k < end && s.charAt(k) != ',') {
-        k++;
-      }
-      String v = s.substring(j, k).trim();
-      try {
-        m.put(key, v.equals("null") ? Double.NaN : Double.parseDouble(v));
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("value of \"" + key + "\" is not a number: " + v);
-      }
-      i = k;
-    }
-    return m;
   }
 }

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.twicing.codegen.emit.EmitOptions;
+import org.twicing.codegen.emit.MetadataKeys;
 import org.twicing.codegen.emit.ModelArtifacts;
 import org.twicing.codegen.emit.ModelWriter;
 import org.twicing.codegen.emit.OnnxEmitter;
@@ -227,10 +228,9 @@ public final class Trainer {
             bar.update(step, loss, lr, sps, 0, true);
             evaluate(runner, last, rec);
           }
-          metrics.append(rec);
-          Map<String, Double> hist = new LinkedHashMap<>();
-          rec.forEach((k, v) -> hist.put(k, v.doubleValue()));
-          history.add(hist);
+          MetricsLine line = MetricsLine.of(rec);
+          metrics.append(line);
+          history.add(line.asDoubles());
           if (evalNow) {
             bar.println(line(rec));
           } else {
@@ -419,10 +419,10 @@ public final class Trainer {
       Map<String, Tensor> host = new LinkedHashMap<>();
       data.forEach((n, d) -> host.put(n, Encoding.fromBytes(d.dtype(), d.shape(), d.littleEndian())));
       StateDict trained = StateDict.load(model, host, "the trained parameters");
-      EmitOptions.Builder opts = EmitOptions.builder().metadata("twicing.step", Long.toString(step))
+      EmitOptions.Builder opts = EmitOptions.builder().metadata(MetadataKeys.STEP, Long.toString(step))
           .metadata(Checkpoint.KEY_TRAINING_SPEC, TrainingSpecs.encode(spec));
       cfg.metadata().forEach(opts::metadata);
-      lastEval.forEach((k, v) -> opts.metadata("twicing.eval." + k, Double.toString(v)));
+      lastEval.forEach((k, v) -> opts.metadata(MetadataKeys.EVAL_PREFIX + k, Double.toString(v)));
       ModelWriter.write(ModelArtifacts.inferenceModel(model, trained, null, opts.build()),
           runDir.resolve(MODEL_FILE));
     }

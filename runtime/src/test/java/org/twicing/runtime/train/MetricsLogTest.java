@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -57,5 +58,37 @@ class MetricsLogTest {
     Files.writeString(f, lines(1, 9), StandardCharsets.UTF_8);
     MetricsLog.open(f, 4).close();
     assertEquals(lines(1, 4), Files.readString(f, StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void aLineWrittenByEarlierVersionsReadsAndIsWrittenBackByteForByte() {
+    // The exact text the hand-written writer produced before Gson: integers bare, doubles via Double.toString.
+    String old = "{\"step\":12,\"epoch\":0,\"loss\":2.3025850929940455,\"lr\":1.0E-4,\"samples_per_s\":512.5,"
+        + "\"eval_accuracy\":null}";
+    MetricsLine line = MetricsLine.parse(old);
+    assertEquals(12L, line.values().get("step"));
+    assertEquals(1.0e-4, line.get("lr"));
+    assertTrue(Double.isNaN(line.get("eval_accuracy")));
+    assertTrue(Double.isNaN(line.get("absent")));
+    assertEquals(old, line.toJson());
+  }
+
+  @Test
+  void nonFiniteValuesAreWrittenAsNullAndKeysAreEscaped() {
+    Map<String, Number> m = new LinkedHashMap<>();
+    m.put("step", 3L);
+    m.put("loss", Double.POSITIVE_INFINITY);
+    m.put("lr", 0.5f);
+    m.put("a\"b", 1.5);
+    String json = MetricsLine.of(m).toJson();
+    assertEquals("{\"step\":3,\"loss\":null,\"lr\":0.5,\"a\\\"b\":1.5}", json);
+    assertEquals(1.5, MetricsLine.parse(json).get("a\"b"));
+  }
+
+  @Test
+  void aValueThatIsNotANumberIsAnErrorNamingTheKey() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> MetricsLine.parse("{\"step\":1,\"loss\":\"x\"}"));
+    assertTrue(e.getMessage().contains("\"loss\""), e.getMessage());
   }
 }

@@ -201,4 +201,24 @@ class TensorRtRulesTest {
     int bad = cl.execute("inspect", "--tensorrt", "--range", "batch=1,2", decode.toString());
     assertEquals(TwicingCli.EXIT_USAGE, bad, "a range that is not MIN,OPT,MAX is a usage error");
   }
+
+  @Test
+  void inspectTensorRtTakesTheDefaultRangesFromTheModelsContext(@TempDir Path dir) throws Exception {
+    // lm-tiny with context 64 instead of 128: the profile must follow twicing.config, not the fallback of 128.
+    Gpt tiny = (Gpt) Zoo.build("lm-tiny", PresetOptions.defaults());
+    Gpt m = new Gpt(tiny.cfg().toBuilder().context(64).build());
+    Path decode = dir.resolve("decode.onnx");
+    ModelWriter.write(OnnxEmitter.emit(DecodeGraph.build(m, StateDict.initialize(m, 0)), EmitOptions.defaults()),
+        decode);
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    CommandLine cl = TwicingCli.commandLine();
+    cl.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));
+    cl.setErr(new PrintWriter(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+    assertEquals(0, cl.execute("inspect", "--tensorrt", decode.toString()));
+    String text = out.toString(StandardCharsets.UTF_8);
+    // past = 0, C/2, C-1 and S up to C with C = 64; batch 1, 8, 64 by default; d_head = 128 / 4 = 32.
+    String past = DecodeGraph.past(0, "key");
+    assertTrue(text.contains(past + ":8x4x32x32") && text.contains(past + ":64x4x63x32")
+        && text.contains(DecodeGraph.TOKENS + ":64x64,"), text);
+  }
 }
