@@ -1,11 +1,8 @@
 package org.twicing.models.cli;
 
 import ai.onnxruntime.OnnxTensor;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -32,7 +29,9 @@ import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
+import org.twicing.models.bench.Alternation;
 import org.twicing.models.bench.ProfileSummary;
+import org.twicing.models.bench.TorchPeer;
 import org.twicing.models.zoo.Zoo;
 import org.twicing.runtime.ModelSession;
 import org.twicing.runtime.Results;
@@ -52,6 +51,9 @@ import picocli.CommandLine.Spec;
     description = "Benchmark inference or training steps in ONNX Runtime, twicing against softmax attention.",
     subcommands = {BenchCommand.Infer.class, BenchCommand.Train.class, BenchScaling.class})
 public final class BenchCommand {
+
+  /** The key of our own median in {@link Common#time}'s result. */
+  static final String OURS = "ours";
 
   /** Options shared by both benchmarks. */
   static final class Common {
@@ -79,6 +81,75 @@ public final class BenchCommand {
 
     @Option(names = "--vocab", paramLabel = "N", description = "Vocabulary size (lm-paper).")
     Long vocab;
+
+    @Option(names = "--torch", description = "Also time PyTorch on the same model, batch and threads, eager and "
+        + "torch.compile, in rounds alternating with ours.")
+    boolean torch;
+
+    @Option(names = "--python", paramLabel = "PATH", description = "Python for --torch (default: "
+        + "$TWICING_PYTHON, else the checkout's V/bin/python, else /usr/bin/python3).")
+    Path python;
+
+    @Option(names = "--rounds", defaultValue = "5", paramLabel = "N",
+        description = "With --torch: alternating rounds, each timing iters/rounds runs of every contender after one untimed run.")
+    int rounds;
+
+    /** The header columns that --torch adds. */
+    String torchHeader() {
+      return torch ? String.format(" %12s %14s %9s", "torch eager", "torch compile", "speedup") : "";
+    }
+
+    /** The --torch columns of one row: the peer's medians and the best of them divided by ours. */
+    String torchColumns(Map<String, Double> medians) {
+      if (!torch) {
+        return "";
+      }
+      double ours = medians.get(OURS);
+      Double eager = medians.get("torch eager");
+      Double compiled = medians.get("torch compile");
+      double best = Math.min(eager, compiled == null ? Double.MAX_VALUE : compiled);
+      return String.format(" %12.2f %14s %8.2fx", eager, compiled == null ? "-" : String.format("%.2f", compiled),
+          best / ours);
+    }
+
+    /**
+     * Median ms of {@code ours}; with --torch also PyTorch's eager and compiled medians for the same model,
+     * timed in alternating rounds, under the keys {@code "torch eager"} and {@code "torch compile"}.
+     */
+    Map<String, Double> time(TaskModel m, String task, Runnable ours, PrintWriter out) throws Exception {
+      Map<String, Double> medians = new LinkedHashMap<>();
+      if (!torch) {
+        medians.put(OURS, medianMs(warmup, iters, ours));
+        return medians;
+      }
+      for (int i = 0; i < warmup; i++) {
+        ours.run();
+      }
+      Path home = Path.of(System.getProperty("twicing.home", "."));
+      TorchPeer.Interpreter py = TorchPeer.findPython(python, System.getenv(), home);
+      int peerThreads = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+      try (TorchPeer peer = TorchPeer.start(py, home.resolve("tests/src/test/python/bench_torch.py"),
+          m.configJson(), batch, peerThreads, task)) {
+        out.printf("  peer: torch %s with %s, %d threads, variants %s%s%n", peer.version(), py, peerThreads,
+            peer.variants(), peer.notes().isEmpty() ? "" : "; " + String.join("; ", peer.notes()));
+        Map<String, Alternation.Contender> c = new LinkedHashMap<>();
+        c.put(OURS, n -> {
+          double[] t = new double[n];
+          for (int i = 0; i < n; i++) {
+            long t0 = System.nanoTime();
+            ours.run();
+            t[i] = (System.nanoTime() - t0) / 1e6;
+          }
+          return t;
+        });
+        for (String v : peer.variants()) {
+          c.put("torch " + v, n -> peer.run(v, n));
+        }
+        Alternation.run(c, rounds, Math.max(1, iters / rounds))
+            .forEach((k, t) -> medians.put(k, Alternation.median(t)));
+      }
+      return medians;
+    }
 
     SessionOptionsSpec session() {
       return SessionOptionsSpec.builder().provider(provider).fallback(fallback).intraOpThreads(threads).build();
@@ -230,7 +301,8 @@ public final class BenchCommand {
       PrintWriter out = spec.commandLine().getOut();
       out.printf("bench infer: %s, batch %d, provider %s, threads %s%n", common.model, common.batch,
           common.provider, common.threads == 0 ? "default" : common.threads);
-      out.printf("%-9s %12s %14s %10s%n", "attention", "ms/batch", "GMACs/batch", "GFLOP/s");
+      out.printf("%-9s %12s %14s %10s%s%n", "attention", "ms/batch", "GMACs/batch", "GFLOP/s",
+          common.torchHeader());
       for (String kind : List.of("twicing", "softmax")) {
         TaskModel m = common.build(kind);
         Graph g = InferenceGraph.build(m, StateDict.initialize(m, 0));
@@ -239,8 +311,10 @@ public final class BenchCommand {
             common.session());
             OnnxTensor x = Tensors.fromHost(common.input(m, new Random(1)))) {
           Map<String, OnnxTensor> feeds = Map.of(m.inputName(), x);
-          double ms = medianMs(common.warmup, common.iters, () -> runOnce(s, feeds));
-          out.printf("%-9s %12.2f %14.3f %10.1f%n", kind, ms, macs / 1e9, 2.0 * macs / (ms / 1e3) / 1e9);
+          Map<String, Double> medians = common.time(m, "infer", () -> runOnce(s, feeds), out);
+          double ms = medians.get(OURS);
+          out.printf("%-9s %12.2f %14.3f %10.1f%s%n", kind, ms, macs / 1e9, 2.0 * macs / (ms / 1e3) / 1e9,
+              common.torchColumns(medians));
           out.flush();
         }
       }
@@ -259,9 +333,6 @@ public final class BenchCommand {
     @Mixin
     Common common;
 
-    @Option(names = "--torch", description = "Also time PyTorch eager (/usr/bin/python3 with torch) on the same model.")
-    boolean torch;
-
     @Option(names = "--gemm-size", defaultValue = "1024", paramLabel = "N", description = "Size of the GEMM probe.")
     int gemmSize;
 
@@ -276,8 +347,8 @@ public final class BenchCommand {
       out.printf("bench train: %s, batch %d, provider %s, threads %s%n", common.model, common.batch,
           common.provider, common.threads == 0 ? "default" : common.threads);
       out.printf("ONNX Runtime fp32 GEMM (%d^3): %.1f GFLOP/s%n", gemmSize, gemm);
-      out.printf("%-9s %10s %13s %9s %6s %10s %12s%n", "attention", "ms/step", "GMACs/step", "GFLOP/s", "MFU",
-          "peak MiB", "torch ms");
+      out.printf("%-9s %10s %13s %9s %6s %10s%s%n", "attention", "ms/step", "GMACs/step", "GFLOP/s", "MFU",
+          "peak MiB", common.torchHeader());
       for (String kind : List.of("twicing", "softmax")) {
         TaskModel m = common.build(kind);
         StateDict w = StateDict.initialize(m, 0);
@@ -288,11 +359,11 @@ public final class BenchCommand {
         List<OnnxTensor> owned = new ArrayList<>();
         try (ModelSession s = ModelSession.open(bytes, common.session())) {
           Map<String, OnnxTensor> feeds = trainFeeds(common, m, w, ts, owned);
-          double ms = medianMs(common.warmup, common.iters, () -> runOnce(s, feeds));
+          Map<String, Double> medians = common.time(m, "train", () -> runOnce(s, feeds), out);
+          double ms = medians.get(OURS);
           double rate = 2.0 * macs / (ms / 1e3) / 1e9;
-          String torchMs = torch ? torchBaseline(m) : "-";
-          out.printf("%-9s %10.2f %13.3f %9.1f %6.2f %10.0f %12s%n", kind, ms, macs / 1e9, rate, rate / gemm,
-              peakRssMiB(), torchMs);
+          out.printf("%-9s %10.2f %13.3f %9.1f %6.2f %10.0f%s%n", kind, ms, macs / 1e9, rate, rate / gemm,
+              peakRssMiB(), common.torchColumns(medians));
           out.flush();
           if (profileDir != null) {
             profile(out, kind, bytes, feeds);
@@ -324,33 +395,6 @@ public final class BenchCommand {
       out.println("profile of the " + kind + " step (" + trace + "):");
       out.println(p.markdown(15));
       out.flush();
-    }
-
-
-    private String torchBaseline(TaskModel m) throws IOException, InterruptedException {
-      String home = System.getProperty("twicing.home", ".");
-      Path script = Path.of(home, "tests", "src", "test", "python", "bench_torch.py");
-      if (!Files.exists(script)) {
-        throw new CliException("--torch needs " + script + " (run from a twicing checkout)");
-      }
-      int threads = common.threads > 0 ? common.threads : Runtime.getRuntime().availableProcessors();
-      Process p = new ProcessBuilder("/usr/bin/python3", script.toString(), m.configJson(),
-          Integer.toString(common.batch), Integer.toString(threads), Integer.toString(common.iters))
-          .redirectErrorStream(true).start();
-      String last = "";
-      StringBuilder all = new StringBuilder();
-      try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-        for (String line; (line = r.readLine()) != null;) {
-          all.append(line).append('\n');
-          if (line.startsWith("torch_ms_per_step")) {
-            last = line.split(" ")[1];
-          }
-        }
-      }
-      if (p.waitFor() != 0 || last.isEmpty()) {
-        throw new CliException("PyTorch baseline failed (/usr/bin/python3 " + script + "): " + all.toString().trim());
-      }
-      return last;
     }
   }
 }
