@@ -145,11 +145,15 @@ public final class Attention extends Module {
       Value k = heads(parts.get(1), dh);
       Value v = heads(parts.get(2), dh);
       Value scores = mul(matmul(q, swapLast(k)), scalarLike(q, 1.0 / Math.sqrt(dh)));
+      // Masks are added as 0/-inf biases rather than selected with Where over the [B, H, N, N] scores: the bias is
+      // small and broadcast by the Add, which ONNX Runtime runs about twice as fast as the broadcast Where, and
+      // the backward of an Add is the identity (masked positions get no gradient either way, as softmax's
+      // output there is 0).
       if (causal) {
-        scores = where(causalMask(x), scores, scalarLike(scores, Double.NEGATIVE_INFINITY));
+        scores = add(scores, causalBias(scores, x));
       }
       if (keyPadding != null) {
-        scores = where(unsqueeze(keyPadding, 1, 2), scores, scalarLike(scores, Double.NEGATIVE_INFINITY));
+        scores = add(scores, maskBias(unsqueeze(keyPadding, 1, 2), scores));
       }
       Value a = f.dropout(softmax(scores, -1), attnDropout);
       java.util.Map<String, Value> headParams = new java.util.LinkedHashMap<>();
@@ -164,17 +168,25 @@ public final class Attention extends Module {
     return transpose(reshape(t, 0, 0, heads, dh), 0, 2, 1, 3);
   }
 
-  /** Lower-triangular [T, T] bool mask cut from a [maxLen, maxLen] constant to the run-time length T. */
-  private Value causalMask(Value x) {
+  /**
+   * The causal mask as an additive [T, T] bias of {@code scores}' dtype (0 on and below the diagonal, -inf above),
+   * cut from a [maxLen, maxLen] constant to the run-time length T of {@code x}.
+   */
+  private Value causalBias(Value scores, Value x) {
     double[] m = new double[(int) (maxLen * maxLen)];
     for (int i = 0; i < maxLen; i++) {
-      for (int j = 0; j <= i; j++) {
-        m[(int) (i * maxLen + j)] = 1;
+      for (int j = i + 1; j < maxLen; j++) {
+        m[(int) (i * maxLen + j)] = Double.NEGATIVE_INFINITY;
       }
     }
-    Value full = constantLike(x, new Tensor(DType.BOOL, new long[] {maxLen, maxLen}, m));
+    Value full = constantLike(x, new Tensor(scores.dtype(), new long[] {maxLen, maxLen}, m));
     Value t = dimOf(x, 1);
     return sliceTo(full, concat(0, t, t), 0, 1);
+  }
+
+  /** 0 where {@code keep} is true and -inf where it is false, in {@code like}'s dtype, shaped as {@code keep}. */
+  private static Value maskBias(Value keep, Value like) {
+    return where(keep, scalarLike(like, 0.0), scalarLike(like, Double.NEGATIVE_INFINITY));
   }
 
   /**
@@ -222,7 +234,7 @@ public final class Attention extends Module {
       Value keyPos = range(constantLike(positions, Tensor.scalar(DType.INT64, 0)), squeeze(dimOf(kAll, 2), 0),
           constantLike(positions, Tensor.scalar(DType.INT64, 1)));
       Value future = greater(unsqueeze(keyPos, 0), unsqueeze(positions, 1));
-      scores = where(future, scalarLike(scores, Double.NEGATIVE_INFINITY), scores);
+      scores = add(scores, maskBias(not(future), scores));
       Value a = softmax(scores, -1);
       Value av = matmul(a, vAll);
       Value mixed;

@@ -94,6 +94,10 @@ public final class BenchCommand {
         description = "With --torch: alternating rounds, each timing iters/rounds runs of every contender after one untimed run.")
     int rounds;
 
+    @Option(names = "--profile", paramLabel = "DIR", description = "Also run the timed runs once more under ONNX "
+        + "Runtime's profiler, keep its trace in DIR and print kernel time per model part and per op type.")
+    Path profileDir;
+
     /** The header columns that --torch adds. */
     String torchHeader() {
       return torch ? String.format(" %12s %14s %9s", "torch eager", "torch compile", "speedup") : "";
@@ -286,6 +290,26 @@ public final class BenchCommand {
     }
   }
 
+  /** Runs {@code model} {@code iters} times in a profiling session and prints the summary of its trace. */
+  static void profile(Common common, PrintWriter out, String what, byte[] model, Map<String, OnnxTensor> feeds)
+      throws IOException {
+    Files.createDirectories(common.profileDir);
+    SessionOptionsSpec spec = common.session().toBuilder()
+        .profiling(common.profileDir.resolve(common.model + "-" + what)).build();
+    Path trace;
+    try (ModelSession s = ModelSession.open(model, spec)) {
+      for (int i = 0; i < common.iters; i++) {
+        runOnce(s, feeds);
+      }
+      trace = s.endProfiling();
+    }
+    ProfileSummary p = ProfileSummary.read(trace);
+    out.println();
+    out.println("profile of " + what + " (" + trace + "):");
+    out.println(p.markdown(15));
+    out.flush();
+  }
+
   /** {@code bench infer}: inference latency per batch. */
   @Command(name = "infer", mixinStandardHelpOptions = true, versionProvider = TwicingVersion.class,
       description = "Median ms per inference batch, multiply-adds and GFLOP/s, twicing vs softmax.")
@@ -307,8 +331,8 @@ public final class BenchCommand {
         TaskModel m = common.build(kind);
         Graph g = InferenceGraph.build(m, StateDict.initialize(m, 0));
         long macs = FlopCounter.macs(g, common.bindings(m));
-        try (ModelSession s = ModelSession.open(OnnxEmitter.emit(g, EmitOptions.defaults()).toByteArray(),
-            common.session());
+        byte[] bytes = OnnxEmitter.emit(g, EmitOptions.defaults()).toByteArray();
+        try (ModelSession s = ModelSession.open(bytes, common.session());
             OnnxTensor x = Tensors.fromHost(common.input(m, new Random(1)))) {
           Map<String, OnnxTensor> feeds = Map.of(m.inputName(), x);
           Map<String, Double> medians = common.time(m, "infer", () -> runOnce(s, feeds), out);
@@ -316,6 +340,9 @@ public final class BenchCommand {
           out.printf("%-9s %12.2f %14.3f %10.1f%s%n", kind, ms, macs / 1e9, 2.0 * macs / (ms / 1e3) / 1e9,
               common.torchColumns(medians));
           out.flush();
+          if (common.profileDir != null) {
+            profile(common, out, kind + "-model", bytes, feeds);
+          }
         }
       }
       return 0;
@@ -335,10 +362,6 @@ public final class BenchCommand {
 
     @Option(names = "--gemm-size", defaultValue = "1024", paramLabel = "N", description = "Size of the GEMM probe.")
     int gemmSize;
-
-    @Option(names = "--profile", paramLabel = "DIR", description = "Also run the timed steps once more under ONNX "
-        + "Runtime's profiler, keep its trace in DIR and print kernel time per model part and per op type.")
-    Path profileDir;
 
     @Override
     public Integer call() throws Exception {
@@ -365,8 +388,8 @@ public final class BenchCommand {
           out.printf("%-9s %10.2f %13.3f %9.1f %6.2f %10.0f%s%n", kind, ms, macs / 1e9, rate, rate / gemm,
               peakRssMiB(), common.torchColumns(medians));
           out.flush();
-          if (profileDir != null) {
-            profile(out, kind, bytes, feeds);
+          if (common.profileDir != null) {
+            profile(common, out, kind + "-train_step", bytes, feeds);
           }
         } finally {
           for (OnnxTensor t : owned) {
@@ -375,26 +398,6 @@ public final class BenchCommand {
         }
       }
       return 0;
-    }
-
-    /** Runs the step {@code iters} times in a profiling session and prints the summary of its trace. */
-    private void profile(PrintWriter out, String kind, byte[] model, Map<String, OnnxTensor> feeds)
-        throws IOException {
-      Files.createDirectories(profileDir);
-      SessionOptionsSpec spec = common.session().toBuilder()
-          .profiling(profileDir.resolve(common.model + "-" + kind + "-train_step")).build();
-      Path trace;
-      try (ModelSession s = ModelSession.open(model, spec)) {
-        for (int i = 0; i < common.iters; i++) {
-          runOnce(s, feeds);
-        }
-        trace = s.endProfiling();
-      }
-      ProfileSummary p = ProfileSummary.read(trace);
-      out.println();
-      out.println("profile of the " + kind + " step (" + trace + "):");
-      out.println(p.markdown(15));
-      out.flush();
     }
   }
 }
