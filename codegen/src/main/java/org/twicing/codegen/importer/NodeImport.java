@@ -197,7 +197,7 @@ final class NodeImport {
       List<Value> out = new ArrayList<>();
       for (int i = 0; i < folded.size(); i++) {
         String name = i < names.size() ? names.get(i) : "";
-        out.add(graph.applyNamed(Ops.byOnnxType("Constant"), folded.size() == 1 ? nodeName : nodeName + ":" + i,
+        out.add(graph.applyNamed(Ops.CONSTANT, folded.size() == 1 ? nodeName : nodeName + ":" + i,
             List.of(), Attributes.of(Ops.VALUE, folded.get(i)), java.util.Collections.singletonList(name)).get(0));
       }
       return out;
@@ -257,7 +257,7 @@ final class NodeImport {
 
   /** The values of {@code inputs} when every one is an integer or bool known at build time, else null. */
   private List<Tensor> knownIntegers(OpDef op, List<Value> inputs) {
-    if (op.isRandom() || inputs.isEmpty() || op.onnxType().equals("Constant")) {
+    if (op.isRandom() || inputs.isEmpty() || op == Ops.CONSTANT) {
       return null;
     }
     List<Tensor> out = new ArrayList<>();
@@ -310,7 +310,7 @@ final class NodeImport {
 
   /** An auxiliary constant (axes, sizes) named after this node. */
   Value constant(String role, Tensor value) {
-    return graph.applyNamed(Ops.byOnnxType("Constant"), nodeName + "/" + role, List.of(),
+    return graph.applyNamed(Ops.CONSTANT, nodeName + "/" + role, List.of(),
         Attributes.of(Ops.VALUE, value), List.of()).get(0);
   }
 

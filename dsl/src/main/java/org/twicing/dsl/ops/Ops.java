@@ -24,6 +24,8 @@ public final class Ops {
 
   /** The Constant op's {@code value} attribute. */
   public static final Attr<Tensor> VALUE = CoreOps.VALUE;
+  /** The Constant op, whose output is its {@link #VALUE} attribute. */
+  public static final OpDef CONSTANT = CoreOps.CONSTANT;
   /** The Identity op, used by the builder to name graph outputs. */
   public static final OpDef IDENTITY = CoreOps.IDENTITY;
 
