@@ -213,15 +213,15 @@ final class NodeImport {
   }
 
   /** The operand of each op that must be a shape known when building (Reshape's and Expand's target). */
-  private static final Map<String, Integer> SHAPE_OPERAND = Map.of("Reshape", 1, "Expand", 1, "ConstantOfShape", 0,
-      "Tile", 1);
+  private static final Map<OpDef, Integer> SHAPE_OPERAND = Map.of(Ops.RESHAPE, 1, Ops.EXPAND, 1,
+      Ops.CONSTANT_OF_SHAPE, 0);
 
   /**
    * Replaces a shape operand that our ops cannot read when building (run-time arithmetic on the batch size) by an
    * equal one they can: constants and Shape slices, whenever {@link ShapeContents} knows or names every entry.
    */
   private List<Value> staticShapes(OpDef op, List<Value> inputs) {
-    Integer k = SHAPE_OPERAND.get(op.onnxType());
+    Integer k = SHAPE_OPERAND.get(op);
     if (k == null || k >= inputs.size() || inputs.get(k) == null) {
       return inputs;
     }
@@ -230,7 +230,7 @@ final class NodeImport {
       return inputs;
     }
     List<ShapeContents.Entry> contents = shapes.of(v);
-    if (contents != null && op.onnxType().equals("Reshape")) {
+    if (contents != null && op == Ops.RESHAPE) {
       contents = ShapeContents.resolveReshape(inputs.get(0).shape(), contents);
     }
     Value rebuilt = contents == null ? null : shapes.materialize(graph, contents, nodeName + "/shape");
