@@ -50,7 +50,8 @@ public final class Dim {
   /**
    * The dim written as {@code text}, the form {@link #toString} gives: factors joined by {@code *} outside
    * parentheses, each a non-negative integer or a symbol name (blanks around factors are ignored). Products in any
-   * order are accepted, e.g. {@code 49*batch}; the result prints canonically.
+   * order are accepted, e.g. {@code 49*batch}; the result prints canonically. Other arithmetic is not interpreted:
+   * {@code s0 + 1} is one symbol, and {@code s0*s1 - 1} is read as {@code s0} times the symbol {@code s1 - 1}.
    */
   public static Dim parse(String text) {
     if (text == null || text.isBlank()) {
