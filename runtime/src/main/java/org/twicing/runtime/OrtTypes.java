@@ -87,7 +87,7 @@ final class OrtTypes {
         dims.add(Dim.of(shape[i]));
       } else {
         String name = names != null && i < names.length ? names[i] : null;
-        dims.add(Dim.sym(name == null || name.isEmpty() ? ANONYMOUS_DIM : name));
+        dims.add(name == null || name.isEmpty() ? Dim.sym(ANONYMOUS_DIM) : Dim.parse(name));
       }
     }
     return new TensorType(dtype, Shape.of(dims));

@@ -21,13 +21,13 @@ public final class FlopCounter {
         case "MatMul" -> {
           Shape out = n.output(0).shape();
           Shape a = n.input(0).shape();
-          total += numel(out, bindings) * size(a.dim(-1), bindings);
+          total += numel(out, bindings) * a.dim(-1).evaluate(bindings);
         }
         case "Gemm" -> {
           Shape a = n.input(0).shape();
           long k = n.attributes().entries().containsKey("transA")
               && ((Long) n.attributes().entries().get("transA").value()) != 0
-              ? size(a.dim(0), bindings) : size(a.dim(1), bindings);
+              ? a.dim(0).evaluate(bindings) : a.dim(1).evaluate(bindings);
           total += numel(n.output(0).shape(), bindings) * k;
         }
         case "Conv" -> {
@@ -49,28 +49,7 @@ public final class FlopCounter {
   private static long numel(Shape s, Map<String, Long> bindings) {
     long n = 1;
     for (Dim d : s.dims()) {
-      n *= size(d, bindings);
-    }
-    return n;
-  }
-
-  /** The size of a dim under {@code bindings}; product symbols such as {@code batch*49} are multiplied out. */
-  public static long size(Dim d, Map<String, Long> bindings) {
-    if (d.isFixed()) {
-      return d.size();
-    }
-    long n = 1;
-    for (String part : d.symbol().split("\\*")) {
-      if (part.matches("[0-9]+")) {
-        n *= Long.parseLong(part);
-      } else {
-        Long v = bindings.get(part);
-        if (v == null) {
-          throw new IllegalArgumentException("no size bound for symbolic dimension '" + part + "' (in " + d
-              + "); bound: " + bindings.keySet());
-        }
-        n *= v;
-      }
+      n *= d.evaluate(bindings);
     }
     return n;
   }

@@ -215,7 +215,7 @@ public final class ForeignModel extends TaskModel {
       map.put(graph.parameter(p.name()), f.param(p));
     }
     for (Map.Entry<String, Tensor> e : frozen.entrySet()) {
-      map.put(graph.parameter(e.getKey()), g.applyNamed(Ops.byOnnxType("Constant"), e.getKey(), List.of(),
+      map.put(graph.parameter(e.getKey()), g.applyNamed(Ops.CONSTANT, e.getKey(), List.of(),
           Attributes.of(Ops.VALUE, e.getValue()), List.of(e.getKey())).get(0));
     }
     for (Node n : graph.nodes()) {

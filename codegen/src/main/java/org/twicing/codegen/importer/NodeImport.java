@@ -197,7 +197,7 @@ final class NodeImport {
       List<Value> out = new ArrayList<>();
       for (int i = 0; i < folded.size(); i++) {
         String name = i < names.size() ? names.get(i) : "";
-        out.add(graph.applyNamed(Ops.byOnnxType("Constant"), folded.size() == 1 ? nodeName : nodeName + ":" + i,
+        out.add(graph.applyNamed(Ops.CONSTANT, folded.size() == 1 ? nodeName : nodeName + ":" + i,
             List.of(), Attributes.of(Ops.VALUE, folded.get(i)), java.util.Collections.singletonList(name)).get(0));
       }
       return out;
@@ -213,15 +213,15 @@ final class NodeImport {
   }
 
   /** The operand of each op that must be a shape known when building (Reshape's and Expand's target). */
-  private static final Map<String, Integer> SHAPE_OPERAND = Map.of("Reshape", 1, "Expand", 1, "ConstantOfShape", 0,
-      "Tile", 1);
+  private static final Map<OpDef, Integer> SHAPE_OPERAND = Map.of(Ops.RESHAPE, 1, Ops.EXPAND, 1,
+      Ops.CONSTANT_OF_SHAPE, 0);
 
   /**
    * Replaces a shape operand that our ops cannot read when building (run-time arithmetic on the batch size) by an
    * equal one they can: constants and Shape slices, whenever {@link ShapeContents} knows or names every entry.
    */
   private List<Value> staticShapes(OpDef op, List<Value> inputs) {
-    Integer k = SHAPE_OPERAND.get(op.onnxType());
+    Integer k = SHAPE_OPERAND.get(op);
     if (k == null || k >= inputs.size() || inputs.get(k) == null) {
       return inputs;
     }
@@ -230,7 +230,7 @@ final class NodeImport {
       return inputs;
     }
     List<ShapeContents.Entry> contents = shapes.of(v);
-    if (contents != null && op.onnxType().equals("Reshape")) {
+    if (contents != null && op == Ops.RESHAPE) {
       contents = ShapeContents.resolveReshape(inputs.get(0).shape(), contents);
     }
     Value rebuilt = contents == null ? null : shapes.materialize(graph, contents, nodeName + "/shape");
@@ -257,7 +257,7 @@ final class NodeImport {
 
   /** The values of {@code inputs} when every one is an integer or bool known at build time, else null. */
   private List<Tensor> knownIntegers(OpDef op, List<Value> inputs) {
-    if (op.isRandom() || inputs.isEmpty() || op.onnxType().equals("Constant")) {
+    if (op.isRandom() || inputs.isEmpty() || op == Ops.CONSTANT) {
       return null;
     }
     List<Tensor> out = new ArrayList<>();
@@ -310,7 +310,7 @@ final class NodeImport {
 
   /** An auxiliary constant (axes, sizes) named after this node. */
   Value constant(String role, Tensor value) {
-    return graph.applyNamed(Ops.byOnnxType("Constant"), nodeName + "/" + role, List.of(),
+    return graph.applyNamed(Ops.CONSTANT, nodeName + "/" + role, List.of(),
         Attributes.of(Ops.VALUE, value), List.of()).get(0);
   }
 

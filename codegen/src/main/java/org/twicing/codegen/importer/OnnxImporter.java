@@ -210,7 +210,7 @@ public final class OnnxImporter {
         if (value.dtype().isFloating() && !constantUse.contains(t.getName())) {
           values.put(t.getName(), g.parameter(t.getName(), value));
         } else {
-          values.put(t.getName(), g.applyNamed(Ops.byOnnxType("Constant"), t.getName(), List.of(),
+          values.put(t.getName(), g.applyNamed(Ops.CONSTANT, t.getName(), List.of(),
               Attributes.of(Ops.VALUE, value), List.of(t.getName())).get(0));
         }
       }
@@ -267,7 +267,7 @@ public final class OnnxImporter {
         if (d.hasDimValue()) {
           dims.add(Dim.of(d.getDimValue()));
         } else if (d.hasDimParam() && !d.getDimParam().isEmpty()) {
-          dims.add(Dim.sym(d.getDimParam()));
+          dims.add(Dim.parse(d.getDimParam()));
         } else {
           dims.add(Dim.sym(in.getName() + "_dim" + i));
         }

@@ -80,7 +80,7 @@ public final class GraphPasses {
   public static Graph foldConstants(Graph g) {
     Map<Value, Tensor> known = new HashMap<>();
     List<Node> out = new ArrayList<>();
-    OpDef constant = Ops.byOnnxType("Constant");
+    OpDef constant = Ops.CONSTANT;
     for (Node n : g.nodes()) {
       if (n.op() == constant) {
         known.put(n.output(0), n.attributes().get(Ops.VALUE));

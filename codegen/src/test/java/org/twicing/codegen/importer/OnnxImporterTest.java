@@ -22,10 +22,13 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.twicing.codegen.emit.EmitOptions;
+import org.twicing.codegen.emit.OnnxEmitter;
 import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
 import org.twicing.codegen.onnx.OnnxProtos.NodeProto;
 import org.twicing.codegen.onnx.OnnxProtos.OperatorSetIdProto;
 import org.twicing.codegen.onnx.OnnxProtos.TensorProto;
+import org.twicing.codegen.onnx.OnnxProtos.TensorShapeProto;
 import org.twicing.dsl.eval.Evaluator;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.Value;
@@ -158,6 +161,21 @@ class OnnxImporterTest {
     for (int i = 0; i < 6; i++) {
       assertEquals((X.data()[i] * 0.5 + (i % 3 + 1) + col[i / 3]) * 3, y.data()[i], 1e-6);
     }
+  }
+
+  @Test
+  void productDimParamsImportAsProductsAndEmitCanonically() {
+    // A foreign model may write the product in any order; it is the same dim as flattening [batch, 7, 7] gives.
+    ModelProto m = model(17, List.of(node("Relu", "relu", List.of("x"), List.of("y"))),
+        List.of(info("x", F32, "49*batch", 3L)), List.of(info("y", F32)), List.of());
+    Graph g = OnnxImporter.fromProto(m, null).graph();
+    Dim rows = Dim.sym("batch").times(Dim.of(7)).times(Dim.of(7));
+    assertEquals(List.of(rows, Dim.of(3)), g.inputs().get(0).shape().dims());
+    ModelProto again = OnnxEmitter.emit(g, EmitOptions.builder().build());
+    TensorShapeProto shape = again.getGraph().getInput(0).getType().getTensorType().getShape();
+    assertEquals("batch*49", shape.getDim(0).getDimParam());
+    assertEquals(List.of(rows, Dim.of(3)),
+        OnnxImporter.fromProto(again, null).graph().inputs().get(0).shape().dims());
   }
 
   @Test

@@ -180,7 +180,7 @@ final class Convolution {
       for (int i = 0; i < win.rank(); i++) {
         Dim in = x.dim(2 + i);
         if (!in.isFixed()) {
-          out.add(Dim.sym(in + "_convT"));
+          out.add(Dim.sym(in.term() + "_convT"));
           continue;
         }
         long o = win.strides()[i] * (in.size() - 1) + op[i] + win.dilations()[i] * (win.kernel()[i] - 1) + 1

@@ -24,8 +24,16 @@ public final class Ops {
 
   /** The Constant op's {@code value} attribute. */
   public static final Attr<Tensor> VALUE = CoreOps.VALUE;
+  /** The Constant op, whose output is its {@link #VALUE} attribute. */
+  public static final OpDef CONSTANT = CoreOps.CONSTANT;
   /** The Identity op, used by the builder to name graph outputs. */
   public static final OpDef IDENTITY = CoreOps.IDENTITY;
+  /** The Reshape op (for importers, which rebuild its shape operand when it is run-time arithmetic). */
+  public static final OpDef RESHAPE = Views.RESHAPE;
+  /** The Expand op (for importers, as {@link #RESHAPE}). */
+  public static final OpDef EXPAND = Views.EXPAND;
+  /** The ConstantOfShape op (for importers, as {@link #RESHAPE}). */
+  public static final OpDef CONSTANT_OF_SHAPE = Constants.CONSTANT_OF_SHAPE;
 
   // ---- typed attribute keys of the registry's ops (for importers mapping ONNX nodes onto these ops) -----------
 

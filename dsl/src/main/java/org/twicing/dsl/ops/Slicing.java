@@ -49,7 +49,7 @@ final class Slicing {
         if (d.isFixed()) {
           fixed += d.size();
         } else {
-          syms.add(d.symbol());
+          syms.add(d.term());
         }
       }
       total = syms.isEmpty() ? Dim.of(fixed) : Dim.sym(String.join("+", syms) + (fixed > 0 ? "+" + fixed : ""));

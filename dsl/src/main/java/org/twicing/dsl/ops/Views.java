@@ -4,8 +4,8 @@ import static org.twicing.dsl.ops.Ops.*;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.List;
+import java.util.Optional;
 import java.util.TreeMap;
 import org.twicing.dsl.eval.Kernels;
 import org.twicing.dsl.ir.Attributes;
@@ -46,68 +46,37 @@ final class Views {
         out.add(d);
       }
     }
-    // Cancel dims common to input and output, then what is left on each side must agree.
+    // Cancel symbolic dims common to input and output first, so that a zero-sized axis does not hide them (the
+    // product of [0, batch] is 0, but reshaping it to [batch, -1] still gives -1 = 0).
     List<Dim> num = new ArrayList<>(in.dims());
-    List<Dim> den = new ArrayList<>();
+    Dim known = Dim.of(1);
     for (Dim d : out) {
-      if (d != null) {
-        if (!d.isFixed() && num.remove(d)) {
-          continue;
-        }
-        den.add(d);
+      if (d != null && (d.isFixed() || !num.remove(d))) {
+        known = known.times(d);
       }
     }
-    long[] numFixedBox = {1};
-    List<String> numSyms = new ArrayList<>();
-    num.forEach(d -> factor(d, numFixedBox, numSyms));
-    long[] denFixedBox = {1};
-    List<String> denSyms = new ArrayList<>();
-    den.forEach(d -> factor(d, denFixedBox, denSyms));
-    // Symbols on both sides cancel (e.g. batch*49 reshaped to [-1, 7, 7, ...] keeps batch).
-    for (java.util.Iterator<String> it = denSyms.iterator(); it.hasNext();) {
-      if (numSyms.remove(it.next())) {
-        it.remove();
-      }
-    }
-    long numFixed = numFixedBox[0];
-    long denFixed = denFixedBox[0];
+    Dim total = product(num);
     if (minusOne >= 0) {
-      if (!denSyms.isEmpty()) {
+      Optional<Dim> rest = total.dividedBy(known);
+      if (rest.isPresent()) {
+        out.set(minusOne, rest.get());
+      } else if (!total.hasSymbolsOf(known)) {
+        // The target names symbols the input lacks (e.g. [batch, -1] of [N, 8]): the -1 is a new symbol.
         out.set(minusOne, Dim.sym(call.input(0).name() + "_reshape"));
-      } else if (numSyms.isEmpty()) {
-        if (denFixed == 0 || numFixed % denFixed != 0) {
-          throw call.fail("cannot reshape %s (%d elements) into %s", in, numFixed, shapeText(target));
-        }
-        out.set(minusOne, Dim.of(numFixed / denFixed));
+      } else if (total.isFixed()) {
+        throw call.fail("cannot reshape %s (%d elements) into %s", in, total.size(), shapeText(target));
       } else {
-        Collections.sort(numSyms);
-        String name = String.join("*", numSyms);
-        if (numFixed % Math.max(denFixed, 1) != 0) {
-          throw call.fail("cannot reshape %s into %s: fixed sizes do not divide", in, shapeText(target));
-        }
-        long f = numFixed / Math.max(denFixed, 1);
-        out.set(minusOne, Dim.sym(f == 1 ? name : name + "*" + f));
+        throw call.fail("cannot reshape %s into %s: fixed sizes do not divide", in, shapeText(target));
       }
-    } else if (numSyms.isEmpty() && denSyms.isEmpty() && numFixed != denFixed) {
-      throw call.fail("cannot reshape %s (%d elements) into %s (%d elements)", in, in.numel(), shapeText(target),
-          Shape.of(out).numel());
+    } else if (total.symbols().equals(known.symbols()) && total.coefficient() != known.coefficient()) {
+      throw call.fail("cannot reshape %s (%s elements) into %s (%s elements)", in, product(in.dims()),
+          shapeText(target), product(out));
     }
     return Shape.of(out);
   }
 
-  /** Splits a dim into its fixed factor and symbol factors; product symbols read like "batch*49". */
-  private static void factor(Dim d, long[] fixed, List<String> syms) {
-    if (d.isFixed()) {
-      fixed[0] *= d.size();
-      return;
-    }
-    for (String part : d.symbol().split("\\*")) {
-      if (part.matches("[0-9]+")) {
-        fixed[0] *= Long.parseLong(part);
-      } else {
-        syms.add(part);
-      }
-    }
+  private static Dim product(List<Dim> dims) {
+    return dims.stream().reduce(Dim.of(1), Dim::times);
   }
 
   private static String shapeText(List<Dim> target) {

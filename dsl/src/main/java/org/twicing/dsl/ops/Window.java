@@ -99,7 +99,7 @@ record Window(long[] kernel, long[] strides, long[] pads, long[] dilations, bool
     for (int i = 0; i < rank(); i++) {
       Dim in = x.dim(2 + i);
       if (!in.isFixed() || pads == null) {
-        out.add(Dim.sym(in + suffix));
+        out.add(Dim.sym(in.term() + suffix));
         continue;
       }
       long o = SpatialKernels.outSize(in.size(), kernel[i], strides[i], pads[i], pads[i + rank()], dilations[i],

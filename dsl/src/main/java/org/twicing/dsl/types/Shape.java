@@ -18,7 +18,7 @@ public final class Shape {
     return new Shape(dims);
   }
 
-  /** A shape from a mix of {@link Dim}, Number (fixed) and String (symbolic) entries. */
+  /** A shape from a mix of {@link Dim}, Number (fixed) and String entries (read by {@link Dim#parse}). */
   public static Shape of(Object... dims) {
     List<Dim> list = new ArrayList<>();
     for (Object d : dims) {
@@ -27,7 +27,7 @@ public final class Shape {
       } else if (d instanceof Number n) {
         list.add(Dim.of(n.longValue()));
       } else if (d instanceof String s) {
-        list.add(Dim.sym(s));
+        list.add(Dim.parse(s));
       } else {
         throw new IllegalArgumentException("shape entry must be Dim, number or symbol name, got " + d);
       }

@@ -188,7 +188,7 @@ public final class BenchCommand {
       long[] shape = new long[dims.size()];
       Map<String, Long> b = bindings(m);
       for (int i = 0; i < shape.length; i++) {
-        shape[i] = FlopCounter.size(dims.get(i), b);
+        shape[i] = dims.get(i).evaluate(b);
       }
       if (m.inputType().dtype() == DType.INT64) {
         double[] d = new double[(int) Tensor.numel(shape)];
@@ -204,7 +204,7 @@ public final class BenchCommand {
       List<Dim> dims = m.labelsType().shape().dims();
       long[] shape = new long[dims.size()];
       for (int i = 0; i < shape.length; i++) {
-        shape[i] = FlopCounter.size(dims.get(i), bindings(m));
+        shape[i] = dims.get(i).evaluate(bindings(m));
       }
       double[] d = new double[(int) Tensor.numel(shape)];
       for (int i = 0; i < d.length; i++) {
