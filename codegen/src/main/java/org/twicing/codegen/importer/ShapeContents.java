@@ -62,7 +62,7 @@ final class ShapeContents {
     }
     if (v.constant() != null) {
       List<Entry> out = new ArrayList<>();
-      for (double d : v.constant().data()) {
+      for (double d : v.constant().toDoubles()) {
         out.add(Entry.of((long) d));
       }
       return out;

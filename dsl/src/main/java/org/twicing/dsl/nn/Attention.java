@@ -166,13 +166,13 @@ public final class Attention extends Module {
 
   /** Lower-triangular [T, T] bool mask cut from a [maxLen, maxLen] constant to the run-time length T. */
   private Value causalMask(Value x) {
-    double[] m = new double[(int) (maxLen * maxLen)];
+    Tensor.Builder m = Tensor.builder(DType.BOOL, maxLen, maxLen);
     for (int i = 0; i < maxLen; i++) {
       for (int j = 0; j <= i; j++) {
-        m[(int) (i * maxLen + j)] = 1;
+        m.set((int) (i * maxLen + j), 1);
       }
     }
-    Value full = constantLike(x, new Tensor(DType.BOOL, new long[] {maxLen, maxLen}, m));
+    Value full = constantLike(x, m.build());
     Value t = dimOf(x, 1);
     return sliceTo(full, concat(0, t, t), 0, 1);
   }

@@ -27,8 +27,8 @@ public record Closeness(boolean ok, double maxAbs, double maxRel, int mismatches
       return new Closeness(false, Double.NaN, Double.NaN, expected.size(),
           "shape " + Arrays.toString(actual.shape()) + ", expected " + Arrays.toString(expected.shape()));
     }
-    double[] e = expected.data();
-    double[] a = actual.data();
+    double[] e = expected.toDoubles();
+    double[] a = actual.toDoubles();
     double maxAbs = 0;
     double maxRel = 0;
     int bad = 0;
