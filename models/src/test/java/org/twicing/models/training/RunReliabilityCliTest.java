@@ -173,7 +173,7 @@ class RunReliabilityCliTest {
       if (want != null) {
         java.nio.FloatBuffer got = init.getRawData().asReadOnlyByteBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN)
             .asFloatBuffer();
-        for (int i = 0; i < want.toDoubles().length; i++) {
+        for (int i = 0; i < want.size(); i++) {
           assertEquals((float) want.get(i), got.get(i), 0f, init.getName());
         }
         checked++;
