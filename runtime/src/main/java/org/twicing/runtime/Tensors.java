@@ -218,48 +218,55 @@ public final class Tensors {
 
   /** An ONNX Runtime tensor with the dtype, shape and values of a host tensor (any twicing dtype). */
   public static OnnxTensor fromHost(Tensor t) {
-    double[] d = t.data();
+    int n = t.size();
     long[] shape = t.shape();
     DType dtype = t.dtype();
     // Fill a direct native-order buffer once and hand it to ORT in place, instead of an intermediate array plus copy.
-    ByteBuffer bytes = ByteBuffer.allocateDirect(d.length * dtype.byteSize()).order(ByteOrder.nativeOrder());
+    ByteBuffer bytes = ByteBuffer.allocateDirect(n * dtype.byteSize()).order(ByteOrder.nativeOrder());
     switch (dtype) {
       case FLOAT32 -> {
         FloatBuffer b = bytes.asFloatBuffer();
-        for (double v : d) {
+        for (int i = 0; i < n; i++) {
+          double v = t.get(i);
           b.put((float) v);
         }
         return fromBuffer(b.flip(), shape);
       }
       case FLOAT64 -> {
         DoubleBuffer b = bytes.asDoubleBuffer();
-        b.put(d);
+        for (int i = 0; i < n; i++) {
+          b.put(t.get(i));
+        }
         return fromBuffer(b.flip(), shape);
       }
       case INT64 -> {
         LongBuffer b = bytes.asLongBuffer();
-        for (double v : d) {
+        for (int i = 0; i < n; i++) {
+          double v = t.get(i);
           b.put((long) v);
         }
         return fromBuffer(b.flip(), shape);
       }
       case INT32 -> {
         IntBuffer b = bytes.asIntBuffer();
-        for (double v : d) {
+        for (int i = 0; i < n; i++) {
+          double v = t.get(i);
           b.put((int) v);
         }
         return fromBuffer(b.flip(), shape);
       }
       case FLOAT16, BFLOAT16 -> {
         ShortBuffer b = bytes.asShortBuffer();
-        for (double v : d) {
+        for (int i = 0; i < n; i++) {
+          double v = t.get(i);
           b.put(dtype == DType.FLOAT16 ? Float16.toFloat16Bits(v)
               : Float16.toBFloat16Bits(v));
         }
         return fromBuffer(bytes, dtype, shape);
       }
       case BOOL -> {
-        for (double v : d) {
+        for (int i = 0; i < n; i++) {
+          double v = t.get(i);
           bytes.put((byte) (v != 0 ? 1 : 0));
         }
         return fromBuffer(bytes.flip(), dtype, shape);
@@ -273,44 +280,50 @@ public final class Tensors {
     TensorInfo info = t.getInfo();
     DType dtype = OrtTypes.dtype(info, "tensor " + Arrays.toString(info.getShape()));
     long[] shape = info.getShape();
-    double[] out = new double[toIntCount("tensor of shape " + Arrays.toString(shape), shape)];
+    toIntCount("tensor of shape " + Arrays.toString(shape), shape);
+    Tensor.Builder out = Tensor.builder(dtype, shape);
     switch (dtype) {
       case FLOAT32 -> {
         FloatBuffer b = t.getFloatBuffer();
-        for (int i = 0; i < out.length; i++) {
-          out[i] = b.get(i);
+        for (int i = 0; i < out.size(); i++) {
+          out.set(i, b.get(i));
         }
       }
-      case FLOAT64 -> t.getDoubleBuffer().get(out);
+      case FLOAT64 -> {
+        DoubleBuffer b = t.getDoubleBuffer();
+        for (int i = 0; i < out.size(); i++) {
+          out.set(i, b.get(i));
+        }
+      }
       case INT64 -> {
         LongBuffer b = t.getLongBuffer();
-        for (int i = 0; i < out.length; i++) {
-          out[i] = b.get(i);
+        for (int i = 0; i < out.size(); i++) {
+          out.set(i, b.get(i));
         }
       }
       case INT32 -> {
         IntBuffer b = t.getIntBuffer();
-        for (int i = 0; i < out.length; i++) {
-          out[i] = b.get(i);
+        for (int i = 0; i < out.size(); i++) {
+          out.set(i, b.get(i));
         }
       }
       case FLOAT16, BFLOAT16 -> {
         ShortBuffer b = t.getByteBuffer().order(ByteOrder.nativeOrder()).asShortBuffer();
-        for (int i = 0; i < out.length; i++) {
+        for (int i = 0; i < out.size(); i++) {
           short s = b.get(i);
-          out[i] = (float) (dtype == DType.FLOAT16 ? Float16.fromFloat16Bits(s)
-              : Float16.fromBFloat16Bits(s));
+          out.set(i, (float) (dtype == DType.FLOAT16 ? Float16.fromFloat16Bits(s)
+              : Float16.fromBFloat16Bits(s)));
         }
       }
       case BOOL -> {
         ByteBuffer b = t.getByteBuffer();
-        for (int i = 0; i < out.length; i++) {
-          out[i] = b.get(i) != 0 ? 1 : 0;
+        for (int i = 0; i < out.size(); i++) {
+          out.set(i, b.get(i) != 0 ? 1 : 0);
         }
       }
       default -> throw new IllegalStateException("no conversion for dtype " + dtype);
     }
-    return new Tensor(dtype, shape, out);
+    return out.build();
   }
 
   /** The values of a float32 tensor; fails naming the actual dtype otherwise. */

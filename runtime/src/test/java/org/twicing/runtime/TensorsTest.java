@@ -42,19 +42,19 @@ class TensorsTest {
       assertArrayEquals(l, Tensors.toLongs(t));
     }
     try (OnnxTensor t = Tensors.doubles(new double[] {Math.PI, -0.5}, 1, 2)) {
-      assertArrayEquals(new double[] {Math.PI, -0.5}, Tensors.toHost(t).data());
+      assertArrayEquals(new double[] {Math.PI, -0.5}, Tensors.toHost(t).toDoubles());
       assertEquals(DType.FLOAT64, Tensors.toHost(t).dtype());
     }
     try (OnnxTensor t = Tensors.ints(new int[] {Integer.MIN_VALUE, 5, Integer.MAX_VALUE}, 3)) {
       Tensor h = Tensors.toHost(t);
       assertEquals(DType.INT32, h.dtype());
-      assertArrayEquals(new double[] {Integer.MIN_VALUE, 5, Integer.MAX_VALUE}, h.data());
+      assertArrayEquals(new double[] {Integer.MIN_VALUE, 5, Integer.MAX_VALUE}, h.toDoubles());
     }
     try (OnnxTensor t = Tensors.booleans(new boolean[] {true, false, false, true}, 2, 2)) {
       Tensor h = Tensors.toHost(t);
       assertEquals(DType.BOOL, h.dtype());
       assertArrayEquals(new long[] {2, 2}, h.shape());
-      assertArrayEquals(new double[] {1, 0, 0, 1}, h.data());
+      assertArrayEquals(new double[] {1, 0, 0, 1}, h.toDoubles());
     }
   }
 
@@ -120,14 +120,14 @@ class TensorsTest {
     }
     try (OnnxTensor t = Tensors.fromArray("mask", new boolean[][] {{true}, {false}})) {
       assertEquals(TensorType.of(DType.BOOL, 2, 1), Tensors.typeOf(t));
-      assertArrayEquals(new double[] {1, 0}, Tensors.toHost(t).data());
+      assertArrayEquals(new double[] {1, 0}, Tensors.toHost(t).toDoubles());
     }
     try (OnnxTensor t = Tensors.fromArray("k", new int[][][] {{{7, -8}}})) {
       assertEquals(TensorType.of(DType.INT32, 1, 1, 2), Tensors.typeOf(t));
-      assertArrayEquals(new double[] {7, -8}, Tensors.toHost(t).data());
+      assertArrayEquals(new double[] {7, -8}, Tensors.toHost(t).toDoubles());
     }
     try (OnnxTensor t = Tensors.fromArray("d", new double[] {0.1, 0.2})) {
-      assertArrayEquals(new double[] {0.1, 0.2}, Tensors.toHost(t).data());
+      assertArrayEquals(new double[] {0.1, 0.2}, Tensors.toHost(t).toDoubles());
     }
     try (OnnxTensor t = Tensors.fromArray("empty", new float[0][4])) {
       assertArrayEquals(new long[] {0, 0}, Tensors.shapeOf(t));
@@ -206,25 +206,25 @@ class TensorsTest {
     ib.put(new int[] {3, -4}).flip();
     try (OnnxTensor t = Tensors.fromBuffer(ib, 2, 1)) {
       assertEquals(TensorType.of(DType.INT32, 2, 1), Tensors.typeOf(t));
-      assertArrayEquals(new double[] {3, -4}, Tensors.toHost(t).data());
+      assertArrayEquals(new double[] {3, -4}, Tensors.toHost(t).toDoubles());
     }
     DoubleBuffer db = ByteBuffer.allocateDirect(2 * Double.BYTES).order(nat).asDoubleBuffer();
     db.put(new double[] {1e300, -1e-300}).flip();
     try (OnnxTensor t = Tensors.fromBuffer(db, 2)) {
-      assertArrayEquals(new double[] {1e300, -1e-300}, Tensors.toHost(t).data());
+      assertArrayEquals(new double[] {1e300, -1e-300}, Tensors.toHost(t).toDoubles());
     }
     ByteBuffer bools = ByteBuffer.allocateDirect(3);
     bools.put(new byte[] {1, 0, 1}).flip();
     try (OnnxTensor t = Tensors.fromBuffer(bools, DType.BOOL, 3)) {
       assertEquals(TensorType.of(DType.BOOL, 3), Tensors.typeOf(t));
-      assertArrayEquals(new double[] {1, 0, 1}, Tensors.toHost(t).data());
+      assertArrayEquals(new double[] {1, 0, 1}, Tensors.toHost(t).toDoubles());
     }
     ByteBuffer halves = ByteBuffer.allocateDirect(4).order(nat);
     halves.putShort(Float16.toFloat16Bits(1.5)).putShort(Float16.toFloat16Bits(-0.25)).flip();
     try (OnnxTensor t = Tensors.fromBuffer(halves, DType.FLOAT16, 2)) {
       Tensor h = Tensors.toHost(t);
       assertEquals(DType.FLOAT16, h.dtype());
-      assertArrayEquals(new double[] {1.5, -0.25}, h.data());
+      assertArrayEquals(new double[] {1.5, -0.25}, h.toDoubles());
     }
   }
 
@@ -259,7 +259,7 @@ class TensorsTest {
       Tensor back = Tensors.toHost(t);
       assertEquals(dtype, back.dtype());
       assertArrayEquals(new long[] {2, 3}, back.shape());
-      assertArrayEquals(values, back.data());
+      assertArrayEquals(values, back.toDoubles());
     }
   }
 

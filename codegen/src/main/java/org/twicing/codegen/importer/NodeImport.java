@@ -18,6 +18,7 @@ import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.ops.Ops;
 import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Dim;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Tensor;
 
 /**
@@ -193,7 +194,7 @@ final class NodeImport {
     List<Value> inputs = staticShapes(op, given);
     List<Tensor> known = knownIntegers(op, inputs);
     if (known != null && smallOutputs(op, inputs, attributes)) {
-      List<Tensor> folded = op.evaluate(known, attributes);
+      List<Tensor> folded = op.evaluate(known, attributes, Rounding.TO_DTYPE);
       List<Value> out = new ArrayList<>();
       for (int i = 0; i < folded.size(); i++) {
         String name = i < names.size() ? names.get(i) : "";

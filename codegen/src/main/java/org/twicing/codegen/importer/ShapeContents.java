@@ -62,8 +62,8 @@ final class ShapeContents {
     }
     if (v.constant() != null) {
       List<Entry> out = new ArrayList<>();
-      for (double d : v.constant().data()) {
-        out.add(Entry.of((long) d));
+      for (long d : v.constant().toLongs()) {
+        out.add(Entry.of(d));
       }
       return out;
     }

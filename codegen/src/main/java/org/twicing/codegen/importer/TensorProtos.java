@@ -67,7 +67,6 @@ public final class TensorProtos {
     if (t.hasRawData()) {
       return fromRaw(what, dtype, shape, t.getRawData().asReadOnlyByteBuffer());
     }
-    double[] d = new double[n];
     int stored = switch (dtype) {
       case FLOAT32 -> t.getFloatDataCount();
       case FLOAT64 -> t.getDoubleDataCount();
@@ -78,8 +77,9 @@ public final class TensorProtos {
       throw new IllegalArgumentException(what + " holds " + stored + " values, expected " + n + " for " + dtype
           + Arrays.toString(shape));
     }
+    Tensor.Builder d = Tensor.builder(dtype, shape);
     for (int i = 0; i < n; i++) {
-      d[i] = switch (dtype) {
+      d.set(i, switch (dtype) {
         case FLOAT32 -> t.getFloatData(i);
         case FLOAT64 -> t.getDoubleData(i);
         case INT64 -> t.getInt64Data(i);
@@ -88,9 +88,9 @@ public final class TensorProtos {
         // ONNX stores 16-bit floats as their bit patterns in int32_data.
         case FLOAT16 -> Float16.fromFloat16Bits((short) t.getInt32Data(i));
         case BFLOAT16 -> Float16.fromBFloat16Bits((short) t.getInt32Data(i));
-      };
+      });
     }
-    return new Tensor(dtype, shape, d);
+    return d.build();
   }
 
   private static Tensor fromRaw(String what, DType dtype, long[] shape, ByteBuffer raw) {

@@ -13,6 +13,7 @@ import org.twicing.dsl.ir.Node;
 import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.ops.Ops;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Tensor;
 
 /** Whole-graph clean-ups run after differentiation: constant folding, common subexpressions, dead code. */
@@ -92,7 +93,7 @@ public final class GraphPasses {
       if (foldable) {
         List<Tensor> args = new ArrayList<>();
         n.inputs().forEach(v -> args.add(v == null ? null : known.get(v)));
-        List<Tensor> res = n.op().evaluate(args, n.attributes());
+        List<Tensor> res = n.op().evaluate(args, n.attributes(), Rounding.TO_DTYPE);
         if (res.stream().allMatch(t -> t.size() <= FOLD_LIMIT)) {
           for (int i = 0; i < res.size(); i++) {
             Tensor t = res.get(i).cast(n.output(i).dtype());

@@ -56,7 +56,8 @@ class ForeignModelTest {
     assertEquals(List.of(Dim.sym("batch")), m.labelsType().shape().dims());
     assertEquals(List.of("w", "b"), m.parameters().stream().map(p -> p.name()).toList());
     assertTrue(m.parameters().get(0).decay() && !m.parameters().get(1).decay(), "decay: rank >= 2 only");
-    assertEquals(List.of(1.0, 2.0, 3.0, 4.0), java.util.Arrays.stream(m.weights().get("b").data()).boxed().toList());
+    assertEquals(List.of(1.0, 2.0, 3.0, 4.0),
+        java.util.Arrays.stream(m.weights().get("b").toDoubles()).boxed().toList());
   }
 
   @Test

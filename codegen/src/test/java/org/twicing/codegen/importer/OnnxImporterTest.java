@@ -56,7 +56,7 @@ class OnnxImporterTest {
     double[] m = new double[2];
     for (int r = 0; r < 2; r++) {
       for (int c = 0; c < 3; c++) {
-        m[r] += X.data()[r * 3 + c] / 3;
+        m[r] += X.get(r * 3 + c) / 3;
       }
     }
     return m;
@@ -68,8 +68,8 @@ class OnnxImporterTest {
         ints("axes", 1), integer("keepdims", 0))), List.of(), "y"));
     Map<String, Tensor> input = run(unary(18, List.of(node("ReduceMean", "m", List.of("x", "ax"), List.of("y"),
         integer("keepdims", 0))), List.of(longs("ax", new long[] {1}, 1)), "y"));
-    assertArrayEquals(rowMeans(), attr.get("y").data(), 1e-6);
-    assertArrayEquals(rowMeans(), input.get("y").data(), 1e-6);
+    assertArrayEquals(rowMeans(), attr.get("y").toDoubles(), 1e-6);
+    assertArrayEquals(rowMeans(), input.get("y").toDoubles(), 1e-6);
     assertArrayEquals(new long[] {2}, input.get("y").shape());
   }
 
@@ -77,18 +77,18 @@ class OnnxImporterTest {
   void reduceSumAxesAsInputOrAttributeAndNoopWithEmptyAxes() {
     double[] colSums = new double[3];
     for (int i = 0; i < 6; i++) {
-      colSums[i % 3] += X.data()[i];
+      colSums[i % 3] += X.get(i);
     }
     Map<String, Tensor> input = run(unary(13, List.of(node("ReduceSum", "s", List.of("x", "ax"), List.of("y"))),
         List.of(longs("ax", new long[] {1}, 0)), "y"));
     Map<String, Tensor> attr = run(unary(13, List.of(node("ReduceSum", "s", List.of("x"), List.of("y"),
         ints("axes", 0))), List.of(), "y"));
-    assertArrayEquals(colSums, input.get("y").data(), 1e-6);
+    assertArrayEquals(colSums, input.get("y").toDoubles(), 1e-6);
     assertArrayEquals(new long[] {1, 3}, input.get("y").shape());
-    assertArrayEquals(colSums, attr.get("y").data(), 1e-6);
+    assertArrayEquals(colSums, attr.get("y").toDoubles(), 1e-6);
     Map<String, Tensor> noop = run(unary(13, List.of(node("ReduceSum", "s", List.of("x"), List.of("y"),
         integer("noop_with_empty_axes", 1))), List.of(), "y"));
-    assertArrayEquals(X.data(), noop.get("y").data(), 0);
+    assertArrayEquals(X.toDoubles(), noop.get("y").toDoubles(), 0);
   }
 
   @Test
@@ -104,7 +104,7 @@ class OnnxImporterTest {
       assertEquals(List.of(Dim.of(1), Dim.sym("batch"), Dim.of(3)), g.outputs().get("u").shape().dims());
       Map<String, Tensor> out = Evaluator.run(g, Map.of("x", X));
       assertArrayEquals(new long[] {1, 2, 3}, out.get("u").shape());
-      assertArrayEquals(X.data(), out.get("y").data(), 0);
+      assertArrayEquals(X.toDoubles(), out.get("y").toDoubles(), 0);
       assertArrayEquals(X.shape(), out.get("y").shape());
     }
   }
@@ -113,13 +113,13 @@ class OnnxImporterTest {
   void splitBySizesInputOrIntoEqualPartsByNumOutputs() {
     Map<String, Tensor> sizes = run(unary(13, List.of(node("Split", "sp", List.of("x", "sz"), List.of("a", "b"),
         integer("axis", 1))), List.of(longs("sz", new long[] {2}, 1, 2)), "a", "b"));
-    assertArrayEquals(new double[] {X.data()[0], X.data()[3]}, sizes.get("a").data(), 0);
-    assertArrayEquals(new double[] {X.data()[1], X.data()[2], X.data()[4], X.data()[5]}, sizes.get("b").data(), 0);
+    assertArrayEquals(new double[] {X.get(0), X.get(3)}, sizes.get("a").toDoubles(), 0);
+    assertArrayEquals(new double[] {X.get(1), X.get(2), X.get(4), X.get(5)}, sizes.get("b").toDoubles(), 0);
     Map<String, Tensor> parts = run(unary(18, List.of(node("Split", "sp", List.of("x"), List.of("a", "b", "c"),
         integer("axis", 1), integer("num_outputs", 3))), List.of(), "a", "b", "c"));
     for (int k = 0; k < 3; k++) {
-      assertArrayEquals(new double[] {X.data()[k], X.data()[3 + k]}, parts.get(String.valueOf((char) ('a' + k)))
-          .data(), 0);
+      assertArrayEquals(new double[] {X.get(k), X.get(3 + k)}, parts.get(String.valueOf((char) ('a' + k)))
+          .toDoubles(), 0);
     }
   }
 
@@ -134,9 +134,9 @@ class OnnxImporterTest {
     Tensor y = out.get("y");
     assertArrayEquals(new long[] {2, 3}, y.shape());
     for (int r = 0; r < 2; r++) {
-      assertEquals(0.0, y.data()[r * 3]);
-      assertEquals(X.data()[r * 3 + 1], y.data()[r * 3 + 1]);
-      assertEquals(X.data()[r * 3 + 2], y.data()[r * 3 + 2]);
+      assertEquals(0.0, y.get(r * 3));
+      assertEquals(X.get(r * 3 + 1), y.get(r * 3 + 1));
+      assertEquals(X.get(r * 3 + 2), y.get(r * 3 + 2));
     }
   }
 
@@ -159,7 +159,7 @@ class OnnxImporterTest {
     assertArrayEquals(new long[] {2, 3}, y.shape());
     double[] col = {10, 20};
     for (int i = 0; i < 6; i++) {
-      assertEquals((X.data()[i] * 0.5 + (i % 3 + 1) + col[i / 3]) * 3, y.data()[i], 1e-6);
+      assertEquals((X.get(i) * 0.5 + (i % 3 + 1) + col[i / 3]) * 3, y.get(i), 1e-6);
     }
   }
 
@@ -200,9 +200,9 @@ class OnnxImporterTest {
       for (int c = 0; c < 2; c++) {
         double s = b[c];
         for (int k = 0; k < 3; k++) {
-          s += X.data()[r * 3 + k] * w[k * 2 + c];
+          s += X.get(r * 3 + k) * w[k * 2 + c];
         }
-        assertEquals(s, y.data()[r * 2 + c], 1e-6);
+        assertEquals(s, y.get(r * 2 + c), 1e-6);
       }
     }
   }
@@ -220,10 +220,10 @@ class OnnxImporterTest {
     Tensor z = Evaluator.run(g, Map.of("x", X)).get("z");
     assertArrayEquals(new long[] {2, 5}, z.shape());
     for (int r = 0; r < 2; r++) {
-      assertEquals(9.0, z.data()[r * 5]);
-      assertEquals(9.0, z.data()[r * 5 + 4]);
-      assertArrayEquals(java.util.Arrays.copyOfRange(X.data(), r * 3, r * 3 + 3),
-          java.util.Arrays.copyOfRange(z.data(), r * 5 + 1, r * 5 + 4), 0);
+      assertEquals(9.0, z.get(r * 5));
+      assertEquals(9.0, z.get(r * 5 + 4));
+      assertArrayEquals(java.util.Arrays.copyOfRange(X.toDoubles(), r * 3, r * 3 + 3),
+          java.util.Arrays.copyOfRange(z.toDoubles(), r * 5 + 1, r * 5 + 4), 0);
     }
   }
 
@@ -250,7 +250,7 @@ class OnnxImporterTest {
     for (int i = 0; i < 6; i++) {
       expected[i] = w[i];
     }
-    assertArrayEquals(expected, g.parameters().values().iterator().next().data(), 0);
+    assertArrayEquals(expected, g.parameters().values().iterator().next().toDoubles(), 0);
     Files.write(dir.resolve("weights/w.bin"), new byte[40]);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> OnnxImporter.read(file));
     assertTrue(e.getMessage().contains("'w'") && e.getMessage().contains("w.bin"), e.getMessage());
@@ -292,10 +292,10 @@ class OnnxImporterTest {
   @Test
   void tensorProtosRoundTripEveryStorageForm() {
     Tensor t = new Tensor(DType.INT32, new long[] {3}, new double[] {-2, 0, 7});
-    assertArrayEquals(t.data(), TensorProtos.toTensor(TensorProtos.fromTensor("t", t), null).data(), 0);
+    assertArrayEquals(t.toDoubles(), TensorProtos.toTensor(TensorProtos.fromTensor("t", t), null).toDoubles(), 0);
     TensorProto typed = TensorProto.newBuilder().setDataType(11).addDims(2).addDoubleData(0.1).addDoubleData(-3)
         .build();
-    assertArrayEquals(new double[] {0.1, -3}, TensorProtos.toTensor(typed, null).data(), 0);
+    assertArrayEquals(new double[] {0.1, -3}, TensorProtos.toTensor(typed, null).toDoubles(), 0);
     TensorProto bad = TensorProto.newBuilder().setName("short").setDataType(1).addDims(4)
         .setRawData(ByteString.copyFrom(new byte[8])).build();
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
@@ -308,7 +308,7 @@ class OnnxImporterTest {
     List<TensorProto> inits = List.of(floats("ratio", new long[] {}, 0.3f));
     Map<String, Tensor> out = run(unary(13, List.of(node("Dropout", "d", List.of("x", "ratio"), List.of("y", ""))),
         inits, "y"));
-    assertArrayEquals(X.data(), out.get("y").data(), 0);
+    assertArrayEquals(X.toDoubles(), out.get("y").toDoubles(), 0);
     ModelProto masked = unary(13, List.of(node("Dropout", "d", List.of("x", "ratio"), List.of("y", "mask")),
         node("Cast", "c", List.of("mask"), List.of("m"), integer("to", 1)),
         node("Add", "a", List.of("y", "m"), List.of("z"))), inits, "z");
@@ -329,14 +329,14 @@ class OnnxImporterTest {
       double mean = 0;
       double var = 0;
       for (int c = 0; c < 3; c++) {
-        mean += X.data()[r * 3 + c] / 3;
+        mean += X.get(r * 3 + c) / 3;
       }
       for (int c = 0; c < 3; c++) {
-        var += Math.pow(X.data()[r * 3 + c] - mean, 2) / 3;
+        var += Math.pow(X.get(r * 3 + c) - mean, 2) / 3;
       }
       for (int c = 0; c < 3; c++) {
-        double expected = (X.data()[r * 3 + c] - mean) / Math.sqrt(var + 1e-5) * (c + 1) + (c == 2 ? 1 : 0);
-        assertEquals(expected, out.get("y").data()[r * 3 + c], 1e-5);
+        double expected = (X.get(r * 3 + c) - mean) / Math.sqrt(var + 1e-5) * (c + 1) + (c == 2 ? 1 : 0);
+        assertEquals(expected, out.get("y").get(r * 3 + c), 1e-5);
       }
     }
     ModelProto usesMean = unary(17, List.of(node("LayerNormalization", "ln", List.of("x", "s", "b"),
@@ -370,7 +370,7 @@ class OnnxImporterTest {
         node("Relu", "r", List.of("x"), List.of("r"))), List.of(), "y");
     Tensor y = run(m).get("y");
     for (int i = 0; i < 6; i++) {
-      assertEquals(Math.max(0, X.data()[i]), y.data()[i]);
+      assertEquals(Math.max(0, X.get(i)), y.get(i));
     }
   }
 
@@ -398,7 +398,7 @@ class OnnxImporterTest {
     Tensor y = Evaluator.run(g, Map.of("x", x)).get("y");
     assertArrayEquals(new long[] {2, 6}, y.shape());
     for (int i = 0; i < 12; i++) {
-      assertEquals(x.data()[i] + (i % 6 + 1), y.data()[i]);
+      assertEquals(x.get(i) + (i % 6 + 1), y.get(i));
     }
   }
 }

@@ -59,9 +59,9 @@ class TwicingRewriteTest {
 
   /** Plain-Java twicing attention, head by head. */
   private static double[] twicingReference(Map<String, Tensor> f) {
-    double[] q = f.get("q").data();
-    double[] k = f.get("k").data();
-    double[] v = f.get("v").data();
+    double[] q = f.get("q").toDoubles();
+    double[] k = f.get("k").toDoubles();
+    double[] v = f.get("v").toDoubles();
     double[] out = new double[q.length];
     for (int bh = 0; bh < B * H; bh++) {
       int o = bh * N * D;
@@ -138,13 +138,13 @@ class TwicingRewriteTest {
       assertTrue(tw.metadata().get(TwicingRewrite.METADATA_KEY).contains("1 softmax attention site"));
       Map<String, Tensor> f = feeds(7);
       double[] expected = twicingReference(f);
-      double[] actual = Evaluator.run(tw, f).get("y").data();
+      double[] actual = Evaluator.run(tw, f).get("y").toDoubles();
       double worst = 0;
       for (int i = 0; i < expected.length; i++) {
         worst = Math.max(worst, Math.abs(expected[i] - actual[i]));
       }
       assertTrue(worst < 1e-12, "twicing output differs from plain-Java A(2V − AV) by " + worst);
-      double[] before = Evaluator.run(g, f).get("y").data();
+      double[] before = Evaluator.run(g, f).get("y").toDoubles();
       double diff = 0;
       for (int i = 0; i < before.length; i++) {
         diff = Math.max(diff, Math.abs(before[i] - actual[i]));

@@ -8,6 +8,7 @@ import java.util.Map;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.Node;
 import org.twicing.dsl.ir.Value;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Tensor;
 
 /**
@@ -19,10 +20,19 @@ public final class Evaluator {
 
   /**
    * Evaluates {@code graph}. {@code feeds} maps input names (and, optionally, parameter names to override their
-   * stored values) to tensors; the result maps each output name to its value.
+   * stored values) to tensors; the result maps each output name to its value. Every op's results are rounded
+   * to their dtype, as the dtypes store them ({@link Rounding#TO_DTYPE}).
    */
   public static Map<String, Tensor> run(Graph graph, Map<String, Tensor> feeds) {
-    Map<Value, Tensor> env = evaluateAll(graph, feeds);
+    return run(graph, feeds, Rounding.TO_DTYPE);
+  }
+
+  /**
+   * Evaluates {@code graph} with each op's results brought to their dtype under {@code rounding}; see
+   * {@link #run(Graph, Map)} for {@code feeds} and the result.
+   */
+  public static Map<String, Tensor> run(Graph graph, Map<String, Tensor> feeds, Rounding rounding) {
+    Map<Value, Tensor> env = evaluateAll(graph, feeds, rounding);
     Map<String, Tensor> out = new LinkedHashMap<>();
     graph.outputs().forEach((name, v) -> out.put(name, env.get(v)));
     return out;
@@ -31,14 +41,18 @@ public final class Evaluator {
   /**
    * Like {@link #run}, but in exact float64 arithmetic: float32 (and float16) results are not rounded to their
    * dtype after each op, so a float32 graph is evaluated as if all its float values were float64 (for
-   * finite-difference checks and float64 references of float32 models). Feeds are used as given.
+   * finite-difference checks and float64 references of float32 models), that is {@link Rounding#KEEP_FLOAT64}.
+   * Feeds are used as given.
    */
   public static Map<String, Tensor> runFloat64(Graph graph, Map<String, Tensor> feeds) {
-    return Tensor.unrounded(() -> run(graph, feeds));
+    return run(graph, feeds, Rounding.KEEP_FLOAT64);
   }
 
-  /** Evaluates every node and returns the value of everything computed (for tests that probe internals). */
-  public static Map<Value, Tensor> evaluateAll(Graph graph, Map<String, Tensor> feeds) {
+  /**
+   * Evaluates every node, rounding results under {@code rounding}, and returns the value of everything computed
+   * (for tests that probe internals).
+   */
+  public static Map<Value, Tensor> evaluateAll(Graph graph, Map<String, Tensor> feeds, Rounding rounding) {
     Map<Value, Tensor> env = new HashMap<>();
     for (Value in : graph.inputs()) {
       Tensor t = feeds.get(in.name());
@@ -70,7 +84,7 @@ public final class Evaluator {
       }
       List<Tensor> res;
       try {
-        res = n.op().evaluate(args, n.attributes());
+        res = n.op().evaluate(args, n.attributes(), rounding);
       } catch (RuntimeException e) {
         throw new IllegalStateException("reference evaluation of node " + n.name() + " (" + n.op().onnxType()
             + ") failed: " + e.getMessage(), e);

@@ -6,6 +6,7 @@ import java.util.function.DoubleBinaryOperator;
 import java.util.function.DoubleUnaryOperator;
 import java.util.function.ToDoubleFunction;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Tensor;
 
 /** Plain-Java float64 kernels behind the ops' reference semantics: broadcasting, indexing, contractions. */
@@ -45,30 +46,29 @@ public final class Kernels {
     return out;
   }
 
-  /** Elementwise map. */
-  public static Tensor map(Tensor a, DType out, DoubleUnaryOperator f) {
-    double[] d = new double[a.size()];
-    double[] x = a.data();
-    for (int i = 0; i < d.length; i++) {
-      d[i] = f.applyAsDouble(x[i]);
+  /** Elementwise map; results are brought to {@code out} under {@code rounding}. */
+  public static Tensor map(Tensor a, DType out, DoubleUnaryOperator f, Rounding rounding) {
+    Tensor.Builder d = Tensor.builder(out, a.shape());
+    for (int i = 0; i < d.size(); i++) {
+      d.set(i, f.applyAsDouble(a.get(i)));
     }
-    return new Tensor(out, a.shape(), d).roundedToDType();
+    return d.build(rounding);
   }
 
-  /** Broadcasting elementwise combination of two tensors. */
-  public static Tensor zip(Tensor a, Tensor b, DType out, DoubleBinaryOperator f) {
-    return zipN(List.of(a, b), out, v -> f.applyAsDouble(v[0], v[1]));
+  /** Broadcasting elementwise combination of two tensors; results are brought to {@code out} under {@code rounding}. */
+  public static Tensor zip(Tensor a, Tensor b, DType out, DoubleBinaryOperator f, Rounding rounding) {
+    return zipN(List.of(a, b), out, v -> f.applyAsDouble(v[0], v[1]), rounding);
   }
 
-  /** Broadcasting elementwise combination of any number of tensors. */
-  public static Tensor zipN(List<Tensor> ts, DType out, ToDoubleFunction<double[]> f) {
+  /** Broadcasting elementwise combination of any number of tensors, brought to {@code out} under {@code rounding}. */
+  public static Tensor zipN(List<Tensor> ts, DType out, ToDoubleFunction<double[]> f, Rounding rounding) {
     long[][] shapes = new long[ts.size()][];
     for (int i = 0; i < shapes.length; i++) {
       shapes[i] = ts.get(i).shape();
     }
     long[] shape = broadcastShape(shapes);
     int n = (int) Tensor.numel(shape);
-    double[] d = new double[n];
+    Tensor.Builder d = Tensor.builder(out, shape);
     int[][] srcIndex = new int[ts.size()][];
     for (int t = 0; t < ts.size(); t++) {
       srcIndex[t] = broadcastIndex(ts.get(t).shape(), shape);
@@ -76,11 +76,11 @@ public final class Kernels {
     double[] args = new double[ts.size()];
     for (int i = 0; i < n; i++) {
       for (int t = 0; t < args.length; t++) {
-        args[t] = ts.get(t).data()[srcIndex[t][i]];
+        args[t] = ts.get(t).get(srcIndex[t][i]);
       }
-      d[i] = f.applyAsDouble(args);
+      d.set(i, f.applyAsDouble(args));
     }
-    return new Tensor(out, shape, d).roundedToDType();
+    return d.build(rounding);
   }
 
   /** For each flat index of {@code to}, the flat index of {@code from} that broadcasts onto it. */
@@ -112,11 +112,7 @@ public final class Kernels {
   public static Tensor expand(Tensor a, long[] shape) {
     long[] s = broadcastShape(a.shape(), shape);
     int[] map = broadcastIndex(a.shape(), s);
-    double[] d = new double[map.length];
-    for (int i = 0; i < d.length; i++) {
-      d[i] = a.data()[map[i]];
-    }
-    return new Tensor(a.dtype(), s, d);
+    return Tensor.build(a.dtype(), s, i -> a.get(map[i]));
   }
 
   /** Permutes axes. */
@@ -128,14 +124,14 @@ public final class Kernels {
     }
     long[] inStrides = strides(in);
     int n = a.size();
-    double[] d = new double[n];
+    Tensor.Builder d = Tensor.builder(a.dtype(), out);
     long[] idx = new long[out.length];
     for (int i = 0; i < n; i++) {
       long src = 0;
       for (int k = 0; k < out.length; k++) {
         src += idx[k] * inStrides[perm[k]];
       }
-      d[i] = a.data()[(int) src];
+      d.set(i, a.get((int) src));
       for (int k = out.length - 1; k >= 0; k--) {
         if (++idx[k] < out[k]) {
           break;
@@ -143,11 +139,11 @@ public final class Kernels {
         idx[k] = 0;
       }
     }
-    return new Tensor(a.dtype(), out, d);
+    return d.build();
   }
 
-  /** Numpy matmul: 1-D operands are promoted, batch dimensions broadcast. */
-  public static Tensor matmul(Tensor a, Tensor b) {
+  /** Numpy matmul: 1-D operands are promoted, batch dimensions broadcast; results rounded under {@code rounding}. */
+  public static Tensor matmul(Tensor a, Tensor b, Rounding rounding) {
     long[] as = a.shape();
     long[] bs = b.shape();
     boolean aVec = as.length == 1;
@@ -169,38 +165,35 @@ public final class Kernels {
     int nb = (int) Tensor.numel(batch);
     int[] ai = broadcastIndex(Arrays.copyOf(as, as.length - 2), batch);
     int[] bi = broadcastIndex(Arrays.copyOf(bs, bs.length - 2), batch);
-    double[] out = new double[(int) (nb * m * n)];
-    double[] ad = a.data();
-    double[] bd = b.data();
+    long[] mn = aVec && bVec ? new long[0] : aVec ? new long[] {n} : bVec ? new long[] {m} : new long[] {m, n};
+    long[] shape = new long[batch.length + mn.length];
+    System.arraycopy(batch, 0, shape, 0, batch.length);
+    System.arraycopy(mn, 0, shape, batch.length, mn.length);
+    Tensor.Builder out = Tensor.builder(a.dtype(), shape);
     for (int t = 0; t < nb; t++) {
       int aOff = (int) (ai[t] * m * k);
       int bOff = (int) (bi[t] * k * n);
       int oOff = (int) (t * m * n);
       for (int i = 0; i < m; i++) {
         for (int p = 0; p < k; p++) {
-          double av = ad[(int) (aOff + i * k + p)];
+          double av = a.get((int) (aOff + i * k + p));
           if (av == 0) {
             continue;
           }
           for (int j = 0; j < n; j++) {
-            out[(int) (oOff + i * n + j)] += av * bd[(int) (bOff + p * n + j)];
+            out.add((int) (oOff + i * n + j), av * b.get((int) (bOff + p * n + j)));
           }
         }
       }
     }
-    long[] shape;
-    long[] mn = aVec && bVec ? new long[0] : aVec ? new long[] {n} : bVec ? new long[] {m} : new long[] {m, n};
-    shape = new long[batch.length + mn.length];
-    System.arraycopy(batch, 0, shape, 0, batch.length);
-    System.arraycopy(mn, 0, shape, batch.length, mn.length);
-    return new Tensor(a.dtype(), shape, out).roundedToDType();
+    return out.build(rounding);
   }
 
   /** Reduction kinds. */
   public enum Reduction { SUM, MEAN, MAX }
 
-  /** Reduces over {@code axes} (all axes when empty and {@code allWhenEmpty}). */
-  public static Tensor reduce(Tensor a, int[] axes, boolean keepDims, Reduction kind) {
+  /** Reduces over {@code axes}; results are rounded to the dtype under {@code rounding}. */
+  public static Tensor reduce(Tensor a, int[] axes, boolean keepDims, Reduction kind, Rounding rounding) {
     long[] in = a.shape();
     boolean[] red = new boolean[in.length];
     for (int ax : axes) {
@@ -215,14 +208,13 @@ public final class Kernels {
       }
     }
     int n = (int) Tensor.numel(keep);
-    double[] out = new double[n];
+    Tensor.Builder out = Tensor.builder(a.dtype(), keep);
     if (kind == Reduction.MAX) {
-      Arrays.fill(out, Double.NEGATIVE_INFINITY);
+      out.fill(Double.NEGATIVE_INFINITY);
     }
     long[] ks = strides(keep);
     long[] idx = new long[in.length];
-    double[] d = a.data();
-    for (int i = 0; i < d.length; i++) {
+    for (int i = 0; i < a.size(); i++) {
       long o = 0;
       for (int k = 0; k < in.length; k++) {
         if (!red[k]) {
@@ -230,9 +222,9 @@ public final class Kernels {
         }
       }
       if (kind == Reduction.MAX) {
-        out[(int) o] = Math.max(out[(int) o], d[i]);
+        out.set((int) o, Math.max(out.get((int) o), a.get(i)));
       } else {
-        out[(int) o] += d[i];
+        out.add((int) o, a.get(i));
       }
       for (int k = in.length - 1; k >= 0; k--) {
         if (++idx[k] < in[k]) {
@@ -243,7 +235,7 @@ public final class Kernels {
     }
     if (kind == Reduction.MEAN) {
       for (int i = 0; i < n; i++) {
-        out[i] /= count;
+        out.set(i, out.get(i) / count);
       }
     }
     long[] shape = keep;
@@ -256,11 +248,11 @@ public final class Kernels {
         }
       }
     }
-    return new Tensor(a.dtype(), shape, out).roundedToDType();
+    return out.build(rounding).reshape(shape);
   }
 
-  /** Softmax (or log-softmax) along one axis. */
-  public static Tensor softmax(Tensor a, int axis, boolean log) {
+  /** Softmax (or log-softmax) along one axis; results are rounded to the dtype under {@code rounding}. */
+  public static Tensor softmax(Tensor a, int axis, boolean log, Rounding rounding) {
     long[] s = a.shape();
     long inner = 1;
     for (int i = axis + 1; i < s.length; i++) {
@@ -268,26 +260,25 @@ public final class Kernels {
     }
     long len = s[axis];
     long outer = a.size() / Math.max(1, len * inner);
-    double[] x = a.data();
-    double[] y = new double[x.length];
+    Tensor.Builder y = Tensor.builder(a.dtype(), s);
     for (long o = 0; o < outer; o++) {
       for (long in = 0; in < inner; in++) {
         long base = o * len * inner + in;
         double max = Double.NEGATIVE_INFINITY;
         for (long j = 0; j < len; j++) {
-          max = Math.max(max, x[(int) (base + j * inner)]);
+          max = Math.max(max, a.get((int) (base + j * inner)));
         }
         double sum = 0;
         for (long j = 0; j < len; j++) {
-          sum += Math.exp(x[(int) (base + j * inner)] - max);
+          sum += Math.exp(a.get((int) (base + j * inner)) - max);
         }
         for (long j = 0; j < len; j++) {
-          double v = x[(int) (base + j * inner)] - max;
-          y[(int) (base + j * inner)] = log ? v - Math.log(sum) : Math.exp(v) / sum;
+          double v = a.get((int) (base + j * inner)) - max;
+          y.set((int) (base + j * inner), log ? v - Math.log(sum) : Math.exp(v) / sum);
         }
       }
     }
-    return new Tensor(a.dtype(), s, y).roundedToDType();
+    return y.build(rounding);
   }
 
   /** The error function to double precision (series near zero, continued fraction in the tails). */

@@ -2,6 +2,7 @@ package org.twicing.dsl.eval;
 
 import java.util.Arrays;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Tensor;
 
 /**
@@ -61,10 +62,10 @@ public final class SpatialKernels {
 
   /**
    * ONNX Conv: {@code x} [N, C, in...], {@code w} [M, C/group, k...], optional {@code bias} [M]; output
-   * [N, M, out...].
+   * [N, M, out...], rounded to the dtype under {@code rounding}.
    */
   public static Tensor conv(Tensor x, Tensor w, Tensor bias, long[] strides, long[] pads, long[] dilations,
-      int group) {
+      int group, Rounding rounding) {
     long[] xs = x.shape();
     long[] ws = w.shape();
     int sp = xs.length - 2;
@@ -82,9 +83,7 @@ public final class SpatialKernels {
     int inN = count(in);
     int outN = count(out);
     int kN = count(k);
-    double[] y = new double[n * m * outN];
-    double[] xd = x.data();
-    double[] wd = w.data();
+    Tensor.Builder y = Tensor.builder(x.dtype(), outShape(n, m, out));
     long[] o = new long[sp];
     long[] kk = new long[sp];
     long[] pos = new long[sp];
@@ -104,27 +103,24 @@ public final class SpatialKernels {
             int gi = oc / mg;
             double acc = 0;
             for (int ci = 0; ci < cg; ci++) {
-              acc += xd[(b * c + gi * cg + ci) * inN + ip] * wd[(oc * cg + ci) * kN + kp];
+              acc += x.get((b * c + gi * cg + ci) * inN + ip) * w.get((oc * cg + ci) * kN + kp);
             }
-            y[(b * m + oc) * outN + op] += acc;
+            y.add((b * m + oc) * outN + op, acc);
           }
         }
       }
     }
     addBias(y, bias, n, m, outN);
-    long[] shape = new long[xs.length];
-    shape[0] = n;
-    shape[1] = m;
-    System.arraycopy(out, 0, shape, 2, sp);
-    return new Tensor(x.dtype(), shape, y).roundedToDType();
+    return y.build(rounding);
   }
 
   /**
    * ONNX ConvTranspose: {@code x} [N, C, in...], {@code w} [C, M/group, k...], optional {@code bias} [M]; output
-   * [N, M, out...] with out = stride (in - 1) + output_padding + dilation (k - 1) + 1 - pad_begin - pad_end.
+   * [N, M, out...] with out = stride (in - 1) + output_padding + dilation (k - 1) + 1 - pad_begin - pad_end,
+   * rounded to the dtype under {@code rounding}.
    */
   public static Tensor convTranspose(Tensor x, Tensor w, Tensor bias, long[] strides, long[] pads,
-      long[] dilations, long[] outputPadding, int group) {
+      long[] dilations, long[] outputPadding, int group, Rounding rounding) {
     long[] xs = x.shape();
     long[] ws = w.shape();
     int sp = xs.length - 2;
@@ -142,9 +138,7 @@ public final class SpatialKernels {
     int inN = count(in);
     int outN = count(out);
     int kN = count(k);
-    double[] y = new double[n * m * outN];
-    double[] xd = x.data();
-    double[] wd = w.data();
+    Tensor.Builder y = Tensor.builder(x.dtype(), outShape(n, m, out));
     long[] ii = new long[sp];
     long[] kk = new long[sp];
     long[] pos = new long[sp];
@@ -161,27 +155,32 @@ public final class SpatialKernels {
         }
         for (int b = 0; b < n; b++) {
           for (int ci = 0; ci < c; ci++) {
-            double xv = xd[(b * c + ci) * inN + ip];
+            double xv = x.get((b * c + ci) * inN + ip);
             if (xv == 0) {
               continue;
             }
             int gi = ci / cg;
             for (int oc = 0; oc < mg; oc++) {
-              y[(b * m + gi * mg + oc) * outN + op] += xv * wd[(ci * mg + oc) * kN + kp];
+              y.add((b * m + gi * mg + oc) * outN + op, xv * w.get((ci * mg + oc) * kN + kp));
             }
           }
         }
       }
     }
     addBias(y, bias, n, m, outN);
-    long[] shape = new long[xs.length];
-    shape[0] = n;
-    shape[1] = m;
-    System.arraycopy(out, 0, shape, 2, sp);
-    return new Tensor(x.dtype(), shape, y).roundedToDType();
+    return y.build(rounding);
   }
 
-  private static void addBias(double[] y, Tensor bias, int n, int m, int outN) {
+  /** The shape [n, m, spatial...]. */
+  private static long[] outShape(int n, int m, long[] spatial) {
+    long[] shape = new long[spatial.length + 2];
+    shape[0] = n;
+    shape[1] = m;
+    System.arraycopy(spatial, 0, shape, 2, spatial.length);
+    return shape;
+  }
+
+  private static void addBias(Tensor.Builder y, Tensor bias, int n, int m, int outN) {
     if (bias == null) {
       return;
     }
@@ -189,7 +188,7 @@ public final class SpatialKernels {
       for (int oc = 0; oc < m; oc++) {
         double bv = bias.get(oc);
         for (int i = 0; i < outN; i++) {
-          y[(b * m + oc) * outN + i] += bv;
+          y.add((b * m + oc) * outN + i, bv);
         }
       }
     }
@@ -203,10 +202,11 @@ public final class SpatialKernels {
    * max pooling, the int64 indices of the maxima flattened over all of {@code x} (ONNX MaxPool's Indices, row-major,
    * padding excluded); a tie goes to the first maximum in window scan order. Average pooling divides by the
    * window's positions inside the padded input when {@code countIncludePad} (the whole window, except for a
-   * ceil-mode window hanging past the end pad), else by its positions inside the input.
+   * ceil-mode window hanging past the end pad), else by its positions inside the input. The pooled values are
+   * rounded to the dtype under {@code rounding}.
    */
   public static Tensor[] pool(Tensor x, Pool kind, long[] kernel, long[] strides, long[] pads, long[] dilations,
-      boolean countIncludePad, boolean ceil) {
+      boolean countIncludePad, boolean ceil, Rounding rounding) {
     long[] xs = x.shape();
     int sp = xs.length - 2;
     int nc = (int) (xs[0] * xs[1]);
@@ -218,11 +218,11 @@ public final class SpatialKernels {
     int inN = count(in);
     int outN = count(out);
     int kN = count(kernel);
-    double[] divisor = windowCounts(in, kernel, strides, pads, dilations, countIncludePad, ceil, DType.FLOAT64)
-        .data();
-    double[] y = new double[nc * outN];
-    double[] idx = new double[nc * outN];
-    double[] xd = x.data();
+    Tensor divisor = windowCounts(in, kernel, strides, pads, dilations, countIncludePad, ceil, DType.FLOAT64);
+    long[] shape = xs.clone();
+    System.arraycopy(out, 0, shape, 2, sp);
+    Tensor.Builder y = Tensor.builder(x.dtype(), shape);
+    Tensor.Builder idx = Tensor.builder(DType.INT64, shape);
     long[] o = new long[sp];
     long[] kk = new long[sp];
     long[] pos = new long[sp];
@@ -240,7 +240,7 @@ public final class SpatialKernels {
           if (ip < 0) {
             continue;
           }
-          double v = xd[p * inN + ip];
+          double v = x.get(p * inN + ip);
           if (kind == Pool.MAX) {
             if (arg < 0 || v > acc) {
               acc = v;
@@ -251,16 +251,13 @@ public final class SpatialKernels {
           }
         }
         if (kind == Pool.AVERAGE) {
-          acc /= divisor[op];
+          acc /= divisor.get(op);
         }
-        y[p * outN + op] = acc;
-        idx[p * outN + op] = arg;
+        y.set(p * outN + op, acc);
+        idx.set(p * outN + op, arg);
       }
     }
-    long[] shape = xs.clone();
-    System.arraycopy(out, 0, shape, 2, sp);
-    Tensor pooled = new Tensor(x.dtype(), shape, y).roundedToDType();
-    return new Tensor[] {pooled, new Tensor(DType.INT64, shape, idx)};
+    return new Tensor[] {y.build(rounding), idx.build()};
   }
 
   /**
@@ -276,11 +273,11 @@ public final class SpatialKernels {
       out[i] = outSize(in[i], kernel[i], strides[i], pads[i], pads[i + sp], dilations[i], ceil);
       padded[i] = includePad ? in[i] + pads[i] + pads[i + sp] : in[i];
     }
-    double[] cnt = new double[count(out)];
+    Tensor.Builder cnt = Tensor.builder(dtype, out);
     long[] o = new long[sp];
     long[] kk = new long[sp];
     long[] pos = new long[sp];
-    for (int op = 0; op < cnt.length; op++) {
+    for (int op = 0; op < cnt.size(); op++) {
       unflatten(op, out, o);
       for (int kp = 0; kp < count(kernel); kp++) {
         unflatten(kp, kernel, kk);
@@ -288,10 +285,10 @@ public final class SpatialKernels {
           pos[a] = o[a] * strides[a] - pads[a] + kk[a] * dilations[a] + (includePad ? pads[a] : 0);
         }
         if (flatten(pos, padded) >= 0) {
-          cnt[op]++;
+          cnt.add(op, 1);
         }
       }
     }
-    return new Tensor(dtype, out, cnt);
+    return cnt.build();
   }
 }

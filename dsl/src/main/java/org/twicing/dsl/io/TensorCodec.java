@@ -15,13 +15,12 @@ final class TensorCodec {
    * added rather than half-way through writing a file. Returns a description of the first bad value, or null.
    */
   static String firstUnrepresentable(Tensor t) {
-    double[] d = t.data();
     if (t.dtype() == DType.INT64 || t.dtype() == DType.INT32) {
       double lo = t.dtype() == DType.INT64 ? -0x1p63 : Integer.MIN_VALUE;
       double hi = t.dtype() == DType.INT64 ? 0x1p63 : Integer.MAX_VALUE + 1.0;
-      for (int i = 0; i < d.length; i++) {
+      for (int i = 0; i < t.size(); i++) {
         // Truncation toward zero matches Tensor.roundedToDType; the range check stops silent saturation.
-        double v = d[i];
+        double v = t.get(i);
         if (Double.isNaN(v) || v <= lo - 1 || v >= hi) {
           return "element " + i + " = " + v + " does not fit in " + t.dtype();
         }
@@ -33,41 +32,40 @@ final class TensorCodec {
   /** Writes elements [from, to) of {@code t} into {@code out} as little-endian bytes of its dtype. */
   static void encode(Tensor t, int from, int to, ByteBuffer out) {
     ByteBuffer b = out.order(ByteOrder.LITTLE_ENDIAN);
-    double[] d = t.data();
     switch (t.dtype()) {
       case FLOAT32 -> {
         for (int i = from; i < to; i++) {
-          b.putFloat((float) d[i]);
+          b.putFloat((float) t.get(i));
         }
       }
       case FLOAT64 -> {
         for (int i = from; i < to; i++) {
-          b.putDouble(d[i]);
+          b.putDouble(t.get(i));
         }
       }
       case FLOAT16 -> {
         for (int i = from; i < to; i++) {
-          b.putShort(Float16.toFloat16Bits(d[i]));
+          b.putShort(Float16.toFloat16Bits(t.get(i)));
         }
       }
       case BFLOAT16 -> {
         for (int i = from; i < to; i++) {
-          b.putShort(Float16.toBFloat16Bits(d[i]));
+          b.putShort(Float16.toBFloat16Bits(t.get(i)));
         }
       }
       case INT64 -> {
         for (int i = from; i < to; i++) {
-          b.putLong((long) d[i]);
+          b.putLong((long) t.get(i));
         }
       }
       case INT32 -> {
         for (int i = from; i < to; i++) {
-          b.putInt((int) (long) d[i]);
+          b.putInt((int) (long) t.get(i));
         }
       }
       case BOOL -> {
         for (int i = from; i < to; i++) {
-          b.put((byte) (d[i] != 0 ? 1 : 0));
+          b.put((byte) (t.get(i) != 0 ? 1 : 0));
         }
       }
       default -> throw new IllegalStateException("unhandled dtype " + t.dtype());
@@ -77,9 +75,9 @@ final class TensorCodec {
   /** Decodes a tensor from exactly numel(shape) little-endian elements at {@code src}'s position. */
   static Tensor decode(DType dtype, long[] shape, ByteBuffer src) {
     ByteBuffer b = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-    double[] d = new double[Math.toIntExact(Tensor.numel(shape))];
-    for (int i = 0; i < d.length; i++) {
-      d[i] = switch (dtype) {
+    Tensor.Builder d = Tensor.builder(dtype, shape);
+    for (int i = 0; i < d.size(); i++) {
+      d.set(i, switch (dtype) {
         case FLOAT32 -> b.getFloat();
         case FLOAT64 -> b.getDouble();
         case FLOAT16 -> Float16.fromFloat16Bits(b.getShort());
@@ -87,8 +85,8 @@ final class TensorCodec {
         case INT64 -> b.getLong();
         case INT32 -> b.getInt();
         case BOOL -> b.get() != 0 ? 1 : 0;
-      };
+      });
     }
-    return new Tensor(dtype, shape, d);
+    return d.build();
   }
 }

@@ -81,7 +81,7 @@ public final class Attributes {
       } else if (v instanceof double[] d) {
         sb.append(Arrays.toString(d));
       } else if (v instanceof Tensor t) {
-        sb.append(t.dtype()).append(Arrays.toString(t.shape())).append(Arrays.hashCode(t.data()));
+        sb.append(t.dtype()).append(Arrays.toString(t.shape())).append(t.hashCode());
       } else {
         sb.append(v);
       }
@@ -112,7 +112,7 @@ public final class Attributes {
       return Arrays.equals(a, b);
     }
     if (x instanceof Tensor a && y instanceof Tensor b) {
-      return a.dtype() == b.dtype() && Arrays.equals(a.shape(), b.shape()) && Arrays.equals(a.data(), b.data());
+      return a.equals(b);
     }
     return Objects.equals(x, y);
   }

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
@@ -47,7 +48,7 @@ public final class CoreOps {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       return List.of(a.get(VALUE));
     }
 
@@ -78,10 +79,10 @@ public final class CoreOps {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor x = in.get(0);
-      // A fresh tensor, rounded to its dtype, as every other elementwise op returns (never the operand itself).
-      return List.of(new Tensor(x.dtype(), x.shape(), x.data().clone()).roundedToDType());
+      // Rounded to its dtype as every other elementwise op's result; tensors are immutable, so sharing is safe.
+      return List.of(x.rounded(rounding));
     }
 
     @Override

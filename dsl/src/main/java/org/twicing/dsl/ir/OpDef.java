@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
 import org.twicing.dsl.types.Dim;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
 
@@ -38,8 +39,11 @@ public abstract class OpDef {
     return null;
   }
 
-  /** Reference semantics in float64 on concrete tensors, independent of ONNX Runtime. */
-  public abstract List<Tensor> evaluate(List<Tensor> inputs, Attributes attributes);
+  /**
+   * Reference semantics in float64 on concrete tensors, independent of ONNX Runtime; computed float results are
+   * brought to their dtype under {@code rounding} (the evaluator's policy).
+   */
+  public abstract List<Tensor> evaluate(List<Tensor> inputs, Attributes attributes, Rounding rounding);
 
   /**
    * Gradient rule: given the upstream gradients of the node's outputs, builds the gradients of its inputs (one

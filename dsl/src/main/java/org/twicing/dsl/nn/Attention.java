@@ -173,13 +173,13 @@ public final class Attention extends Module {
    * cut from a [maxLen, maxLen] constant to the run-time length T of {@code x}.
    */
   private Value causalBias(Value scores, Value x) {
-    double[] m = new double[(int) (maxLen * maxLen)];
+    Tensor.Builder m = Tensor.builder(scores.dtype(), maxLen, maxLen);
     for (int i = 0; i < maxLen; i++) {
       for (int j = i + 1; j < maxLen; j++) {
-        m[(int) (i * maxLen + j)] = Double.NEGATIVE_INFINITY;
+        m.set((int) (i * maxLen + j), Double.NEGATIVE_INFINITY);
       }
     }
-    Value full = constantLike(x, new Tensor(scores.dtype(), new long[] {maxLen, maxLen}, m));
+    Value full = constantLike(x, m.build());
     Value t = dimOf(x, 1);
     return sliceTo(full, concat(0, t, t), 0, 1);
   }

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
 
@@ -339,15 +340,15 @@ public final class Gpt extends TaskModel {
   /** Sinusoidal positions [context, dim] as Transformer-XL lays them out: sin in the first half, cos in the second. */
   public static Tensor sinusoids(long context, long dim) {
     long half = dim / 2;
-    double[] d = new double[(int) (context * dim)];
+    Tensor.Builder d = Tensor.builder(DType.FLOAT32, context, dim);
     for (int p = 0; p < context; p++) {
       for (int i = 0; i < half; i++) {
         double invFreq = 1.0 / Math.pow(10000, (2.0 * i) / dim);
-        d[(int) (p * dim + i)] = Math.sin(p * invFreq);
-        d[(int) (p * dim + half + i)] = Math.cos(p * invFreq);
+        d.set((int) (p * dim + i), Math.sin(p * invFreq));
+        d.set((int) (p * dim + half + i), Math.cos(p * invFreq));
       }
     }
-    return new Tensor(DType.FLOAT32, new long[] {context, dim}, d).roundedToDType();
+    return d.build(Rounding.TO_DTYPE);
   }
 
   @Override

@@ -2,6 +2,7 @@ package org.twicing.dsl.nn;
 
 import java.util.Random;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Tensor;
 
 /** A parameter initialiser: draws a float32 tensor of a given shape from a seeded generator. */
@@ -23,15 +24,15 @@ public interface Init {
   /** Normal(0, std) truncated to [-2, 2] absolute, as timm's {@code trunc_normal_(std=.02)}. */
   static Init truncNormal(double std) {
     return (s, r) -> {
-      double[] d = new double[Math.toIntExact(Tensor.numel(s))];
-      for (int i = 0; i < d.length; i++) {
+      Tensor.Builder d = Tensor.builder(DType.FLOAT32, s);
+      for (int i = 0; i < d.size(); i++) {
         double v;
         do {
           v = r.nextGaussian() * std;
         } while (v < -2 || v > 2);
-        d[i] = v;
+        d.set(i, v);
       }
-      return new Tensor(DType.FLOAT32, s, d).roundedToDType();
+      return d.build(Rounding.TO_DTYPE);
     };
   }
 
@@ -47,11 +48,11 @@ public interface Init {
   static Init torchDefault(long fanIn) {
     double bound = 1.0 / Math.sqrt(fanIn);
     return (s, r) -> {
-      double[] d = new double[Math.toIntExact(Tensor.numel(s))];
-      for (int i = 0; i < d.length; i++) {
-        d[i] = (r.nextDouble() * 2 - 1) * bound;
+      Tensor.Builder d = Tensor.builder(DType.FLOAT32, s);
+      for (int i = 0; i < d.size(); i++) {
+        d.set(i, (r.nextDouble() * 2 - 1) * bound);
       }
-      return new Tensor(DType.FLOAT32, s, d).roundedToDType();
+      return d.build(Rounding.TO_DTYPE);
     };
   }
 }

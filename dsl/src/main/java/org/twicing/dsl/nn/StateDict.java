@@ -53,11 +53,10 @@ public final class StateDict {
       } else {
         m.put(p.name(), t.dtype() == DType.FLOAT32 ? t : t.cast(DType.FLOAT32));
         if (nonFinite == null) {
-          double[] d = t.data();
-          for (int i = 0; i < d.length; i++) {
-            if (!Double.isFinite(d[i])) {
+          for (int i = 0; i < t.size(); i++) {
+            if (!Double.isFinite(t.get(i))) {
               nonFinite = "tensor '" + p.name() + "' holds a non-finite value (element " + i + " is "
-                  + (float) d[i] + ")";
+                  + (float) t.get(i) + ")";
               break;
             }
           }

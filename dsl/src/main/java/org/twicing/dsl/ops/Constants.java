@@ -12,6 +12,7 @@ import org.twicing.dsl.ir.OpCall;
 import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Shape;
 import org.twicing.dsl.types.Tensor;
@@ -46,8 +47,8 @@ final class Constants {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
-      return List.of(in.get(0).cast(DType.fromOnnxCode(a.get(Shaping.TO).intValue())));
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
+      return List.of(in.get(0).cast(DType.fromOnnxCode(a.get(Shaping.TO).intValue()), rounding));
     }
 
     @Override
@@ -77,7 +78,7 @@ final class Constants {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       int[] r = range(in.get(0).rank(), a.get(Shaping.START), a.get(Shaping.END));
       return List.of(Tensor.longs(Arrays.copyOfRange(in.get(0).shape(), r[0], r[1])));
     }
@@ -118,16 +119,12 @@ final class Constants {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       double s = in.get(0).get(0);
       double l = in.get(1).get(0);
       double d = in.get(2).get(0);
       int n = (int) Math.max(0, Math.ceil((l - s) / d));
-      double[] v = new double[n];
-      for (int i = 0; i < n; i++) {
-        v[i] = s + i * d;
-      }
-      return List.of(new Tensor(in.get(0).dtype(), new long[] {n}, v));
+      return List.of(Tensor.build(in.get(0).dtype(), new long[] {n}, i -> s + i * d));
     }
 
     @Override
@@ -153,7 +150,7 @@ final class Constants {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor v = a.get(Shaping.VALUE);
       return List.of(Tensor.full(v == null ? DType.FLOAT32 : v.dtype(), v == null ? 0 : v.get(0),
           in.get(0).toLongs()));
@@ -179,22 +176,18 @@ final class Constants {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor x = in.get(0);
       long k = in.size() > 1 && in.get(1) != null ? (long) in.get(1).get(0) : 0;
       boolean upper = a.get(Shaping.UPPER, 1L) != 0;
       long rows = x.dim(-2);
       long cols = x.dim(-1);
-      double[] d = x.data().clone();
-      for (int i = 0; i < d.length; i++) {
+      return List.of(Tensor.build(x.dtype(), x.shape(), i -> {
         long c = i % cols;
         long r = (i / cols) % rows;
         boolean keep = upper ? c - r >= k : c - r <= k;
-        if (!keep) {
-          d[i] = 0;
-        }
-      }
-      return List.of(new Tensor(x.dtype(), x.shape(), d));
+        return keep ? x.get(i) : 0;
+      }));
     }
 
     @Override
@@ -227,7 +220,7 @@ final class Constants {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor idx = in.get(0);
       long depth = (long) in.get(1).get(0);
       double off = in.get(2).get(0);
@@ -245,8 +238,7 @@ final class Constants {
       for (int i = 0; i < r; i++) {
         shape[i] = i == axis ? depth : idx.dim(k++);
       }
-      double[] d = new double[(int) Tensor.numel(shape)];
-      Arrays.fill(d, off);
+      Tensor.Builder d = Tensor.builder(in.get(2).dtype(), shape).fill(off);
       for (long o = 0; o < outer; o++) {
         for (long i = 0; i < inner; i++) {
           long j = (long) idx.get((int) (o * inner + i));
@@ -254,11 +246,11 @@ final class Constants {
             j += depth;
           }
           if (j >= 0 && j < depth) {
-            d[(int) ((o * depth + j) * inner + i)] = on;
+            d.set((int) ((o * depth + j) * inner + i), on);
           }
         }
       }
-      return List.of(new Tensor(in.get(2).dtype(), shape, d));
+      return List.of(d.build());
     }
 
     @Override

@@ -13,6 +13,7 @@ import org.twicing.dsl.ir.OpCall;
 import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.Dim;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Shape;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
@@ -111,12 +112,12 @@ final class Convolution {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor x = in.get(0);
       Tensor w = in.get(1);
       Window win = Window.of(a, kernelOf(w.shape()), Window.spatial(x.shape()), m -> evalError("Conv", m));
       return List.of(SpatialKernels.conv(x, w, in.size() > 2 ? in.get(2) : null, win.strides(), win.pads(),
-          win.dilations(), (int) (long) a.get(GROUP, 1L)));
+          win.dilations(), (int) (long) a.get(GROUP, 1L), rounding));
     }
 
     @Override
@@ -195,12 +196,13 @@ final class Convolution {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor x = in.get(0);
       Tensor w = in.get(1);
       Window win = Window.of(a, kernelOf(w.shape()), Window.spatial(x.shape()), m -> evalError("ConvTranspose", m));
       return List.of(SpatialKernels.convTranspose(x, w, in.size() > 2 ? in.get(2) : null, win.strides(),
-          win.pads(), win.dilations(), a.get(OUTPUT_PADDING, new long[win.rank()]), (int) (long) a.get(GROUP, 1L)));
+          win.pads(), win.dilations(), a.get(OUTPUT_PADDING, new long[win.rank()]), (int) (long) a.get(GROUP, 1L),
+          rounding));
     }
 
     @Override

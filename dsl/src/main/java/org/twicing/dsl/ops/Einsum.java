@@ -16,6 +16,7 @@ import org.twicing.dsl.ir.OpCall;
 import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.Dim;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Shape;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
@@ -227,7 +228,7 @@ final class Einsum {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       int[] rs = in.stream().mapToInt(Tensor::rank).toArray();
       Spec spec = parse(a.get(EQUATION), rs, m -> new IllegalArgumentException("Einsum: " + m));
       List<Integer> labels = spec.labels();
@@ -264,7 +265,7 @@ final class Einsum {
       for (int j = 0; j < outShape.length; j++) {
         outStrideBySlot[slot.get(spec.output()[j])] = ost[j];
       }
-      double[] out = new double[Math.toIntExact(Tensor.numel(outShape))];
+      Tensor.Builder out = Tensor.builder(in.get(0).dtype(), outShape);
       long total = Tensor.numel(size);
       long[] idx = new long[labels.size()];
       for (long t = 0; t < total; t++) {
@@ -280,7 +281,7 @@ final class Einsum {
         for (int k = 0; k < idx.length; k++) {
           o += idx[k] * outStrideBySlot[k];
         }
-        out[(int) o] += prod;
+        out.add((int) o, prod);
         for (int k = idx.length - 1; k >= 0; k--) {
           if (++idx[k] < size[k]) {
             break;
@@ -288,7 +289,7 @@ final class Einsum {
           idx[k] = 0;
         }
       }
-      return List.of(new Tensor(in.get(0).dtype(), outShape, out).roundedToDType());
+      return List.of(out.build(rounding));
     }
 
     @Override

@@ -20,6 +20,7 @@ import org.twicing.dsl.ir.OpCall;
 import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Shape;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
@@ -61,8 +62,8 @@ final class Elementwise {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
-      return List.of(Kernels.map(in.get(0), in.get(0).dtype(), f));
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
+      return List.of(Kernels.map(in.get(0), in.get(0).dtype(), f, rounding));
     }
 
     @Override
@@ -98,13 +99,13 @@ final class Elementwise {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       DType t = in.get(0).dtype();
       DoubleBinaryOperator op = f;
       if (t.isInteger() && onnxType().equals("Div")) {
         op = (x, y) -> (double) ((long) x / (long) y);
       }
-      return List.of(Kernels.zip(in.get(0), in.get(1), t, op));
+      return List.of(Kernels.zip(in.get(0), in.get(1), t, op, rounding));
     }
 
     @Override
@@ -137,8 +138,8 @@ final class Elementwise {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
-      return List.of(Kernels.zip(in.get(0), in.get(1), DType.BOOL, f));
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
+      return List.of(Kernels.zip(in.get(0), in.get(1), DType.BOOL, f, rounding));
     }
 
     @Override
@@ -194,8 +195,8 @@ final class Elementwise {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
-      return List.of(Kernels.zipN(in, in.get(1).dtype(), v -> v[0] != 0 ? v[1] : v[2]));
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
+      return List.of(Kernels.zipN(in, in.get(1).dtype(), v -> v[0] != 0 ? v[1] : v[2], rounding));
     }
 
     @Override
@@ -250,12 +251,13 @@ final class Elementwise {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       if (tanhForm(a, null)) {
         return List.of(Kernels.map(in.get(0), in.get(0).dtype(),
-            x -> 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x)))));
+            x -> 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x))), rounding));
       }
-      return List.of(Kernels.map(in.get(0), in.get(0).dtype(), x -> 0.5 * x * (1 + Kernels.erf(x / Math.sqrt(2)))));
+      return List.of(Kernels.map(in.get(0), in.get(0).dtype(), x -> 0.5 * x * (1 + Kernels.erf(x / Math.sqrt(2))),
+          rounding));
     }
 
     @Override
@@ -331,14 +333,14 @@ final class Elementwise {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       return List.of(Kernels.zipN(in, in.get(0).dtype(), v -> {
         double r = v[0];
         for (int i = 1; i < v.length; i++) {
           r = Double.isNaN(r) || Double.isNaN(v[i]) ? Double.NaN : max ? Math.max(r, v[i]) : Math.min(r, v[i]);
         }
         return r;
-      }));
+      }, rounding));
     }
 
     @Override
@@ -392,10 +394,10 @@ final class Elementwise {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       double lo = in.size() > 1 && in.get(1) != null ? in.get(1).get(0) : Double.NEGATIVE_INFINITY;
       double hi = in.size() > 2 && in.get(2) != null ? in.get(2).get(0) : Double.POSITIVE_INFINITY;
-      return List.of(Kernels.map(in.get(0), in.get(0).dtype(), x -> Math.min(Math.max(x, lo), hi)));
+      return List.of(Kernels.map(in.get(0), in.get(0).dtype(), x -> Math.min(Math.max(x, lo), hi), rounding));
     }
 
     @Override
@@ -463,8 +465,8 @@ final class Elementwise {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
-      return List.of(Kernels.zipN(in, DType.BOOL, f));
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
+      return List.of(Kernels.zipN(in, DType.BOOL, f, rounding));
     }
 
     @Override

@@ -13,6 +13,7 @@ import org.twicing.dsl.ir.OpCall;
 import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.Dim;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Shape;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
@@ -62,8 +63,8 @@ final class Linalg {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
-      return List.of(Kernels.matmul(in.get(0), in.get(1)));
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
+      return List.of(Kernels.matmul(in.get(0), in.get(1), rounding));
     }
 
     @Override
@@ -132,7 +133,7 @@ final class Linalg {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes attrs) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes attrs, Rounding rounding) {
       Tensor a = in.get(0);
       Tensor b = in.get(1);
       if (attrs.get(TRANS_A, 0L) != 0) {
@@ -143,9 +144,9 @@ final class Linalg {
       }
       double alpha = attrs.get(ALPHA, 1.0);
       double beta = attrs.get(BETA, 1.0);
-      Tensor y = Kernels.map(Kernels.matmul(a, b), a.dtype(), v -> v * alpha);
+      Tensor y = Kernels.map(Kernels.matmul(a, b, rounding), a.dtype(), v -> v * alpha, rounding);
       if (in.size() > 2) {
-        y = Kernels.zip(y, in.get(2), a.dtype(), (u, c) -> u + beta * c);
+        y = Kernels.zip(y, in.get(2), a.dtype(), (u, c) -> u + beta * c, rounding);
       }
       return List.of(y);
     }

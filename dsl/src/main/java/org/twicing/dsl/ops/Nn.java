@@ -14,6 +14,7 @@ import org.twicing.dsl.ir.OpCall;
 import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Shape;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
@@ -47,7 +48,7 @@ final class Nn {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor x = in.get(0);
       long ax = a.get(AXIS, -1L);
       int axis = (int) (ax < 0 ? ax + x.rank() : ax);
@@ -56,27 +57,26 @@ final class Nn {
       for (int i = axis; i < x.rank(); i++) {
         inner *= x.dim(i);
       }
-      double[] d = x.data();
-      double[] y = new double[d.length];
-      for (int o = 0; o < d.length / inner; o++) {
+      Tensor.Builder y = Tensor.builder(x.dtype(), x.shape());
+      for (int o = 0; o < x.size() / inner; o++) {
         double mean = 0;
         for (int i = 0; i < inner; i++) {
-          mean += d[(int) (o * inner + i)];
+          mean += x.get((int) (o * inner + i));
         }
         mean /= inner;
         double var = 0;
         for (int i = 0; i < inner; i++) {
-          double c = d[(int) (o * inner + i)] - mean;
+          double c = x.get((int) (o * inner + i)) - mean;
           var += c * c;
         }
         var /= inner;
         double inv = 1 / Math.sqrt(var + eps);
         for (int i = 0; i < inner; i++) {
           int k = (int) (o * inner + i);
-          y[k] = (d[k] - mean) * inv * in.get(1).get(i) + (in.size() > 2 ? in.get(2).get(i) : 0);
+          y.set(k, (x.get(k) - mean) * inv * in.get(1).get(i) + (in.size() > 2 ? in.get(2).get(i) : 0));
         }
       }
-      return List.of(new Tensor(x.dtype(), x.shape(), y).roundedToDType());
+      return List.of(y.build(rounding));
     }
 
     @Override
@@ -142,19 +142,19 @@ final class Nn {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor x = in.get(0);
       double ratio = in.size() > 1 && in.get(1) != null ? in.get(1).get(0) : 0.5;
       boolean training = in.size() > 2 && in.get(2) != null && in.get(2).get(0) != 0;
-      double[] y = new double[x.size()];
-      double[] m = new double[x.size()];
+      Tensor.Builder y = Tensor.builder(x.dtype(), x.shape());
+      Tensor.Builder m = Tensor.builder(DType.BOOL, x.shape());
       Random rng = new Random(a.get(SEED, 0L));
-      for (int i = 0; i < y.length; i++) {
+      for (int i = 0; i < y.size(); i++) {
         boolean keep = !training || ratio == 0 || rng.nextDouble() >= ratio;
-        m[i] = keep ? 1 : 0;
-        y[i] = keep ? (training ? x.get(i) / (1 - ratio) : x.get(i)) : 0;
+        m.set(i, keep ? 1 : 0);
+        y.set(i, keep ? (training ? x.get(i) / (1 - ratio) : x.get(i)) : 0);
       }
-      return List.of(new Tensor(x.dtype(), x.shape(), y).roundedToDType(), new Tensor(DType.BOOL, x.shape(), m));
+      return List.of(y.build(rounding), m.build());
     }
 
     @Override
@@ -241,7 +241,7 @@ final class Nn {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor x = in.get(0);
       double eps = a.get(EPSILON, 1e-5);
       double mom = a.get(MOMENTUM, 0.9);
@@ -274,29 +274,28 @@ final class Nn {
           var[ch] = in.get(4).get(ch);
         }
       }
-      double[] y = new double[x.size()];
+      Tensor.Builder y = Tensor.builder(x.dtype(), x.shape());
       for (int b = 0; b < n; b++) {
         for (int ch = 0; ch < c; ch++) {
           double inv = 1 / Math.sqrt(var[ch] + eps);
           for (int i = 0; i < inner; i++) {
             int k = (b * c + ch) * inner + i;
-            y[k] = (x.get(k) - mean[ch]) * inv * in.get(1).get(ch) + in.get(2).get(ch);
+            y.set(k, (x.get(k) - mean[ch]) * inv * in.get(1).get(ch) + in.get(2).get(ch));
           }
         }
       }
-      Tensor yt = new Tensor(x.dtype(), x.shape(), y).roundedToDType();
+      Tensor yt = y.build(rounding);
       if (!training) {
         return List.of(yt);
       }
-      double[] rm = new double[c];
-      double[] rv = new double[c];
-      for (int ch = 0; ch < c; ch++) {
-        rm[ch] = in.get(3).get(ch) * mom + mean[ch] * (1 - mom);
-        rv[ch] = in.get(4).get(ch) * mom + var[ch] * (1 - mom);
-      }
       long[] cs = {c};
-      return List.of(yt, new Tensor(x.dtype(), cs, rm).roundedToDType(), new Tensor(x.dtype(), cs, rv)
-          .roundedToDType());
+      Tensor.Builder rm = Tensor.builder(x.dtype(), cs);
+      Tensor.Builder rv = Tensor.builder(x.dtype(), cs);
+      for (int ch = 0; ch < c; ch++) {
+        rm.set(ch, in.get(3).get(ch) * mom + mean[ch] * (1 - mom));
+        rv.set(ch, in.get(4).get(ch) * mom + var[ch] * (1 - mom));
+      }
+      return List.of(yt, rm.build(rounding), rv.build(rounding));
     }
 
     @Override

@@ -12,6 +12,7 @@ import org.twicing.dsl.ir.OpCall;
 import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Shape;
 import org.twicing.dsl.types.Tensor;
@@ -59,7 +60,7 @@ final class Padding {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor x = in.get(0);
       long[] pads = in.get(1).toLongs();
       double fill = in.size() > 2 && in.get(2) != null ? in.get(2).get(0) : 0;
@@ -68,10 +69,10 @@ final class Padding {
       for (int i = 0; i < r; i++) {
         shape[i] = x.dim(i) + pads[i] + pads[i + r];
       }
-      double[] d = new double[(int) Tensor.numel(shape)];
+      Tensor.Builder d = Tensor.builder(x.dtype(), shape);
       long[] xs = Kernels.strides(x.shape());
       long[] idx = new long[r];
-      for (int i = 0; i < d.length; i++) {
+      for (int i = 0; i < d.size(); i++) {
         long src = 0;
         boolean inside = true;
         for (int k = 0; k < r; k++) {
@@ -82,7 +83,7 @@ final class Padding {
           }
           src += j * xs[k];
         }
-        d[i] = inside ? x.data()[(int) src] : fill;
+        d.set(i, inside ? x.get((int) src) : fill);
         for (int k = r - 1; k >= 0; k--) {
           if (++idx[k] < shape[k]) {
             break;
@@ -90,7 +91,7 @@ final class Padding {
           idx[k] = 0;
         }
       }
-      return List.of(new Tensor(x.dtype(), shape, d));
+      return List.of(d.build());
     }
 
     @Override

@@ -13,6 +13,7 @@ import org.twicing.dsl.ir.OpCall;
 import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Shape;
 import org.twicing.dsl.types.Tensor;
@@ -92,10 +93,10 @@ final class Pooling {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Window w = evalWindow("MaxPool", a, in.get(0).shape());
       return List.of(SpatialKernels.pool(in.get(0), SpatialKernels.Pool.MAX, w.kernel(), w.strides(), w.pads(),
-          w.dilations(), false, w.ceil()));
+          w.dilations(), false, w.ceil(), rounding));
     }
 
     @Override
@@ -124,10 +125,10 @@ final class Pooling {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Window w = evalWindow("AveragePool", a, in.get(0).shape());
       return List.of(SpatialKernels.pool(in.get(0), SpatialKernels.Pool.AVERAGE, w.kernel(), w.strides(),
-          w.pads(), w.dilations(), a.get(COUNT_INCLUDE_PAD, 0L) != 0, w.ceil())[0]);
+          w.pads(), w.dilations(), a.get(COUNT_INCLUDE_PAD, 0L) != 0, w.ceil(), rounding)[0]);
     }
 
     @Override
@@ -190,13 +191,14 @@ final class Pooling {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor x = in.get(0);
       int[] axes = new int[x.rank() - 2];
       for (int i = 0; i < axes.length; i++) {
         axes[i] = i + 2;
       }
-      return List.of(org.twicing.dsl.eval.Kernels.reduce(x, axes, true, org.twicing.dsl.eval.Kernels.Reduction.MEAN));
+      return List.of(org.twicing.dsl.eval.Kernels.reduce(x, axes, true, org.twicing.dsl.eval.Kernels.Reduction.MEAN,
+          rounding));
     }
 
     @Override

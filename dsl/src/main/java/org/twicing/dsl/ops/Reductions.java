@@ -15,6 +15,7 @@ import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
 
 import org.twicing.dsl.types.Dim;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Shape;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
@@ -106,10 +107,10 @@ final class Reductions {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor x = in.get(0);
       long[] raw = axesAsInput ? (in.size() > 1 && in.get(1) != null ? in.get(1).toLongs() : null) : a.get(AXES);
-      return List.of(Kernels.reduce(x, axes(x.rank(), raw, null), a.get(KEEPDIMS, 1L) != 0, kind));
+      return List.of(Kernels.reduce(x, axes(x.rank(), raw, null), a.get(KEEPDIMS, 1L) != 0, kind, rounding));
     }
 
     @Override
@@ -183,10 +184,10 @@ final class Reductions {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       long ax = a.get(AXIS, -1L);
       Tensor x = in.get(0);
-      return List.of(Kernels.softmax(x, (int) (ax < 0 ? ax + x.rank() : ax), log));
+      return List.of(Kernels.softmax(x, (int) (ax < 0 ? ax + x.rank() : ax), log, rounding));
     }
 
     @Override

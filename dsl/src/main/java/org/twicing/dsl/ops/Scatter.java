@@ -12,6 +12,7 @@ import org.twicing.dsl.ir.OpCall;
 import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
 
@@ -85,18 +86,18 @@ final class Scatter {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor data = in.get(0);
       Tensor upd = in.get(2);
       long ax = a.get(AXIS, 0L);
       int axis = (int) (ax < 0 ? ax + data.rank() : ax);
       boolean add = a.get(REDUCTION, "none").equals("add");
-      double[] out = data.data().clone();
+      Tensor.Builder out = Tensor.builder(data.dtype(), data.shape()).copyFrom(data, 0, 0, data.size());
       int[] at = positions(in.get(1), data.shape(), axis, "ScatterElements");
       for (int i = 0; i < at.length; i++) {
-        out[at[i]] = add ? out[at[i]] + upd.get(i) : upd.get(i);
+        out.set(at[i], add ? out.get(at[i]) + upd.get(i) : upd.get(i));
       }
-      return List.of(new Tensor(data.dtype(), data.shape(), out).roundedToDType());
+      return List.of(out.build(rounding));
     }
 
     @Override
@@ -140,16 +141,12 @@ final class Scatter {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor data = in.get(0);
       long ax = a.get(AXIS, 0L);
       int axis = (int) (ax < 0 ? ax + data.rank() : ax);
       int[] at = positions(in.get(1), data.shape(), axis, "GatherElements");
-      double[] out = new double[at.length];
-      for (int i = 0; i < at.length; i++) {
-        out[i] = data.get(at[i]);
-      }
-      return List.of(new Tensor(data.dtype(), in.get(1).shape(), out));
+      return List.of(Tensor.build(data.dtype(), in.get(1).shape(), i -> data.get(at[i])));
     }
 
     @Override

@@ -12,6 +12,7 @@ import org.twicing.dsl.ir.OpCall;
 import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Shape;
 import org.twicing.dsl.types.Tensor;
@@ -73,7 +74,7 @@ final class Slicing {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor first = in.get(0);
       int axis = (int) (a.get(Shaping.AXIS, 0L) < 0 ? a.get(Shaping.AXIS, 0L) + first.rank() : a.get(Shaping.AXIS, 0L));
       long outer = 1;
@@ -85,16 +86,16 @@ final class Slicing {
       for (Tensor t : in) {
         shape[axis] += t.dim(axis);
       }
-      double[] d = new double[(int) Tensor.numel(shape)];
+      Tensor.Builder d = Tensor.builder(first.dtype(), shape);
       int pos = 0;
       for (long o = 0; o < outer; o++) {
         for (Tensor t : in) {
           int chunk = (int) (t.size() / Math.max(outer, 1));
-          System.arraycopy(t.data(), (int) (o * chunk), d, pos, chunk);
+          d.copyFrom(t, (int) (o * chunk), pos, chunk);
           pos += chunk;
         }
       }
-      return List.of(new Tensor(first.dtype(), shape, d));
+      return List.of(d.build());
     }
 
     @Override
@@ -143,7 +144,7 @@ final class Slicing {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor x = in.get(0);
       int axis = (int) (a.get(Shaping.AXIS, 0L) < 0 ? a.get(Shaping.AXIS, 0L) + x.rank() : a.get(Shaping.AXIS, 0L));
       long[] sizes = in.get(1).toLongs();
@@ -157,13 +158,12 @@ final class Slicing {
       for (long k : sizes) {
         long[] shape = x.shape();
         shape[axis] = k;
-        double[] d = new double[(int) Tensor.numel(shape)];
+        Tensor.Builder d = Tensor.builder(x.dtype(), shape);
         for (long o = 0; o < outer; o++) {
-          System.arraycopy(x.data(), (int) ((o * x.dim(axis) + offset) * inner), d, (int) (o * k * inner),
-              (int) (k * inner));
+          d.copyFrom(x, (int) ((o * x.dim(axis) + offset) * inner), (int) (o * k * inner), (int) (k * inner));
         }
         offset += k;
-        out.add(new Tensor(x.dtype(), shape, d));
+        out.add(d.build());
       }
       return out;
     }
@@ -252,7 +252,7 @@ final class Slicing {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor x = in.get(0);
       long[] starts = in.get(1).toLongs();
       long[] ends = in.get(2).toLongs();
@@ -273,15 +273,15 @@ final class Slicing {
         st[ax] = step;
         len[ax] = sliceLength(dim, starts[i], ends[i], step);
       }
-      double[] d = new double[(int) Tensor.numel(len)];
+      Tensor.Builder d = Tensor.builder(x.dtype(), len);
       long[] xs = Kernels.strides(x.shape());
       long[] idx = new long[r];
-      for (int i = 0; i < d.length; i++) {
+      for (int i = 0; i < d.size(); i++) {
         long src = 0;
         for (int k = 0; k < r; k++) {
           src += (b[k] + idx[k] * st[k]) * xs[k];
         }
-        d[i] = x.data()[(int) src];
+        d.set(i, x.get((int) src));
         for (int k = r - 1; k >= 0; k--) {
           if (++idx[k] < len[k]) {
             break;
@@ -289,7 +289,7 @@ final class Slicing {
           idx[k] = 0;
         }
       }
-      return List.of(new Tensor(x.dtype(), len, d));
+      return List.of(d.build());
     }
 
     @Override
@@ -373,7 +373,7 @@ final class Slicing {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor x = in.get(0);
       Tensor idx = in.get(1);
       int axis = (int) (a.get(Shaping.AXIS, 0L) < 0 ? a.get(Shaping.AXIS, 0L) + x.rank() : a.get(Shaping.AXIS, 0L));
@@ -394,7 +394,7 @@ final class Slicing {
       for (int i = axis + 1; i < x.rank(); i++) {
         shape[p++] = x.dim(i);
       }
-      double[] d = new double[(int) Tensor.numel(shape)];
+      Tensor.Builder d = Tensor.builder(x.dtype(), shape);
       int pos = 0;
       for (long o = 0; o < outer; o++) {
         for (int k = 0; k < idx.size(); k++) {
@@ -406,11 +406,11 @@ final class Slicing {
             throw new IndexOutOfBoundsException("Gather index " + (long) idx.get(k) + " out of range for axis size "
                 + dimA);
           }
-          System.arraycopy(x.data(), (int) ((o * dimA + j) * inner), d, pos, (int) inner);
+          d.copyFrom(x, (int) ((o * dimA + j) * inner), pos, (int) inner);
           pos += inner;
         }
       }
-      return List.of(new Tensor(x.dtype(), shape, d));
+      return List.of(d.build());
     }
 
     @Override

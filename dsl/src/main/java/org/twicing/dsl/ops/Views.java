@@ -14,6 +14,7 @@ import org.twicing.dsl.ir.OpCall;
 import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Shape;
 import org.twicing.dsl.types.Tensor;
@@ -107,7 +108,7 @@ final class Views {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor x = in.get(0);
       long[] t = in.get(1).toLongs();
       long known = 1;
@@ -155,7 +156,7 @@ final class Views {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes attrs) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes attrs, Rounding rounding) {
       Tensor x = in.get(0);
       long axis = attrs.get(Shaping.AXIS, 1L);
       int a = (int) (axis < 0 ? axis + x.rank() : axis);
@@ -194,7 +195,7 @@ final class Views {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       long[] perm = perm(a.get(Shaping.PERM), in.get(0).rank());
       return List.of(Kernels.transpose(in.get(0), Arrays.stream(perm).mapToInt(p -> (int) p).toArray()));
     }
@@ -250,7 +251,7 @@ final class Views {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor x = in.get(0);
       long[] axes = in.get(1).toLongs();
       int r = x.rank() + axes.length;
@@ -309,7 +310,7 @@ final class Views {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       Tensor x = in.get(0);
       long[] axes = in.size() > 1 && in.get(1) != null ? in.get(1).toLongs() : null;
       boolean[] drop = new boolean[x.rank()];
@@ -349,7 +350,7 @@ final class Views {
     }
 
     @Override
-    public List<Tensor> evaluate(List<Tensor> in, Attributes a) {
+    public List<Tensor> evaluate(List<Tensor> in, Attributes a, Rounding rounding) {
       return List.of(Kernels.expand(in.get(0), in.get(1).toLongs()));
     }
 

@@ -10,40 +10,47 @@ public final class Encoding {
   /** The tensor's values as little-endian bytes of its dtype. */
   public static byte[] toBytes(Tensor t) {
     ByteBuffer b = ByteBuffer.allocate(t.size() * t.dtype().byteSize()).order(ByteOrder.LITTLE_ENDIAN);
-    double[] d = t.data();
+    int n = t.size();
     switch (t.dtype()) {
       case FLOAT32 -> {
-        for (double v : d) {
+        for (int i = 0; i < n; i++) {
+          double v = t.get(i);
           b.putFloat((float) v);
         }
       }
       case FLOAT64 -> {
-        for (double v : d) {
+        for (int i = 0; i < n; i++) {
+          double v = t.get(i);
           b.putDouble(v);
         }
       }
       case FLOAT16 -> {
-        for (double v : d) {
+        for (int i = 0; i < n; i++) {
+          double v = t.get(i);
           b.putShort(Float16.toFloat16Bits(v));
         }
       }
       case BFLOAT16 -> {
-        for (double v : d) {
+        for (int i = 0; i < n; i++) {
+          double v = t.get(i);
           b.putShort(Float16.toBFloat16Bits(v));
         }
       }
       case INT64 -> {
-        for (double v : d) {
+        for (int i = 0; i < n; i++) {
+          double v = t.get(i);
           b.putLong((long) v);
         }
       }
       case INT32 -> {
-        for (double v : d) {
+        for (int i = 0; i < n; i++) {
+          double v = t.get(i);
           b.putInt((int) v);
         }
       }
       case BOOL -> {
-        for (double v : d) {
+        for (int i = 0; i < n; i++) {
+          double v = t.get(i);
           b.put((byte) (v != 0 ? 1 : 0));
         }
       }
@@ -60,9 +67,9 @@ public final class Encoding {
       throw new IllegalArgumentException("a " + dtype + java.util.Arrays.toString(shape) + " tensor needs "
           + (long) n * dtype.byteSize() + " bytes, got " + b.remaining());
     }
-    double[] d = new double[n];
+    Tensor.Builder d = Tensor.builder(dtype, shape);
     for (int i = 0; i < n; i++) {
-      d[i] = switch (dtype) {
+      d.set(i, switch (dtype) {
         case FLOAT32 -> b.getFloat();
         case FLOAT64 -> b.getDouble();
         case FLOAT16 -> Float16.fromFloat16Bits(b.getShort());
@@ -70,8 +77,8 @@ public final class Encoding {
         case INT64 -> b.getLong();
         case INT32 -> b.getInt();
         case BOOL -> b.get() != 0 ? 1 : 0;
-      };
+      });
     }
-    return new Tensor(dtype, shape, d);
+    return d.build();
   }
 }

@@ -141,7 +141,7 @@ public final class DeviceCheckCommand implements Callable<Integer> {
       } catch (RuntimeException e) {
         return new Finding(ep.toString(), false, e.getMessage(), rows, false);
       }
-      double rel = relative(dev.get("logits").data(), cpu.get("logits").data());
+      double rel = relative(dev.get("logits").toDoubles(), cpu.get("logits").toDoubles());
       boolean ok = rel <= tolerance;
       agrees &= ok;
       rows.add(String.format(Locale.ROOT, "| %s | yes | %s | %.2e | %s |", ep, preset, rel, ok ? "yes" : "NO"));

@@ -27,16 +27,14 @@ public record Closeness(boolean ok, double maxAbs, double maxRel, int mismatches
       return new Closeness(false, Double.NaN, Double.NaN, expected.size(),
           "shape " + Arrays.toString(actual.shape()) + ", expected " + Arrays.toString(expected.shape()));
     }
-    double[] e = expected.data();
-    double[] a = actual.data();
     double maxAbs = 0;
     double maxRel = 0;
     int bad = 0;
     int worst = -1;
     double worstExcess = Double.NEGATIVE_INFINITY;
-    for (int i = 0; i < e.length; i++) {
-      double x = a[i];
-      double y = e[i];
+    for (int i = 0; i < expected.size(); i++) {
+      double x = actual.get(i);
+      double y = expected.get(i);
       boolean close;
       double excess;
       if (Double.isNaN(x) || Double.isNaN(y) || Double.isInfinite(x) || Double.isInfinite(y)) {
@@ -65,7 +63,7 @@ public record Closeness(boolean ok, double maxAbs, double maxRel, int mismatches
       return new Closeness(true, maxAbs, maxRel, 0, "");
     }
     String where = String.format(Locale.ROOT, "%d of %d elements differ; worst at flat index %d: got %s, expected %s",
-        bad, e.length, worst, a[worst], e[worst]);
+        bad, expected.size(), worst, actual.get(worst), expected.get(worst));
     return new Closeness(false, maxAbs, maxRel, bad, where);
   }
 

@@ -73,10 +73,10 @@ class ZooTest {
     StateDict b = StateDict.initialize(Zoo.build("vit-fmnist", PresetOptions.defaults().withAttention("softmax")), 7);
     StateDict c = StateDict.initialize(m, 8);
     for (String name : a.asMap().keySet()) {
-      assertArrayEquals(a.get(name).data(), b.get(name).data(), name);
+      assertArrayEquals(a.get(name).toDoubles(), b.get(name).toDoubles(), name);
     }
-    assertTrue(!java.util.Arrays.equals(a.get("blocks.0.attn.qkv.weight").data(),
-        c.get("blocks.0.attn.qkv.weight").data()));
+    assertTrue(!java.util.Arrays.equals(a.get("blocks.0.attn.qkv.weight").toDoubles(),
+        c.get("blocks.0.attn.qkv.weight").toDoubles()));
   }
 
   @Test

@@ -149,7 +149,7 @@ class TrainerTest {
     StateDict pa = ca.parameters(model);
     StateDict pb = cb.parameters(model);
     for (Param p : model.parameters()) {
-      assertArrayEquals(pa.get(p.name()).data(), pb.get(p.name()).data(), 0.0, p.name());
+      assertArrayEquals(pa.get(p.name()).toDoubles(), pb.get(p.name()).toDoubles(), 0.0, p.name());
     }
     // Optimizer state too, byte for byte.
     assertArrayEquals(Files.readAllBytes(a.resolve(Checkpoint.FILE_NAME)),

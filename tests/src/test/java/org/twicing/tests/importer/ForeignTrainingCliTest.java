@@ -149,7 +149,8 @@ class ForeignTrainingCliTest {
     assertEquals(once.keySet(), resumed.keySet());
     assertTrue(once.containsKey("fc1.weight") && once.containsKey("fc1.weight.exp_avg"), once.keySet().toString());
     for (String k : once.keySet()) {
-      assertArrayEquals(once.get(k).data(), resumed.get(k).data(), 0.0, "resumed " + k + " differs from the whole run");
+      assertArrayEquals(once.get(k).toDoubles(), resumed.get(k).toDoubles(), 0.0,
+          "resumed " + k + " differs from the whole run");
     }
 
     Result e = run("eval", "--run", whole.toString(), "--data-dir", fmnist.toString());

@@ -84,8 +84,8 @@ class ApplyGraphTest {
     double sumSq = 0;
     for (Param p : model.parameters()) {
       String g = p.name() + TrainingGraphs.GRAD_SUFFIX;
-      double[] ga = a.get(g).data();
-      double[] gb = b.get(g).data();
+      double[] ga = a.get(g).toDoubles();
+      double[] gb = b.get(g).toDoubles();
       double[] mean = new double[ga.length];
       for (int i = 0; i < mean.length; i++) {
         mean[i] = (3 * ga[i] + gb[i]) / 4;
@@ -110,8 +110,8 @@ class ApplyGraphTest {
   private static Map<String, Tensor> shardGrads(Graph grads, TaskModel model, StateDict w, Tensor x, Tensor y,
       int from, int to) {
     int n = to - from;
-    double[] px = java.util.Arrays.copyOfRange(x.data(), from * 64, to * 64);
-    double[] lab = java.util.Arrays.copyOfRange(y.data(), from, to);
+    double[] px = java.util.Arrays.copyOfRange(x.toDoubles(), from * 64, to * 64);
+    double[] lab = java.util.Arrays.copyOfRange(y.toDoubles(), from, to);
     Map<String, Tensor> feeds = new LinkedHashMap<>(w.asMap());
     feeds.put(model.inputName(), new Tensor(DType.FLOAT32, new long[] {n, 1, 8, 8}, px));
     feeds.put(TrainingGraphs.LABELS, new Tensor(DType.INT64, new long[] {n}, lab));

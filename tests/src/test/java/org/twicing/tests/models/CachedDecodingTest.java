@@ -160,7 +160,7 @@ class CachedDecodingTest {
     long n = t.dim(1);
     double[] d = new double[B * len * inner];
     for (int b = 0; b < B; b++) {
-      System.arraycopy(t.data(), (int) ((b * n + from) * inner), d, b * len * inner, len * inner);
+      t.copyTo((int) ((b * n + from) * inner), d, b * len * inner, len * inner);
     }
     long[] shape = t.rank() == 2 ? new long[] {B, len} : new long[] {B, len, inner};
     return new Tensor(t.dtype(), shape, d);

@@ -114,7 +114,7 @@ class DropoutTest {
       if (t == null) {
         throw new AssertionError("no output for the mask " + values.get(k).name());
       }
-      m.put("dropout." + k, new Tensor(DType.FLOAT64, t.shape(), t.data().clone()));
+      m.put("dropout." + k, new Tensor(DType.FLOAT64, t.shape(), t.toDoubles()));
     }
     return m;
   }
@@ -140,7 +140,7 @@ class DropoutTest {
     long kept = 0;
     long total = 0;
     for (Tensor t : masks.values()) {
-      for (double v : t.data()) {
+      for (double v : t.toDoubles()) {
         kept += v != 0 ? 1 : 0;
       }
       total += t.size();
@@ -173,20 +173,20 @@ class DropoutTest {
     Map<String, Tensor> m1 = masks(grads, step1);
     Map<String, Tensor> m2 = masks(grads, step2);
     for (String k : m1.keySet()) {
-      assertFalse(Arrays.equals(m1.get(k).data(), m2.get(k).data()), k + ": the next step draws a new mask");
+      assertFalse(Arrays.equals(m1.get(k).toDoubles(), m2.get(k).toDoubles()), k + ": the next step draws a new mask");
     }
     assertNotEquals(step1.get("loss").get(0), step2.get("loss").get(0), "same batch, other masks, other loss");
     // Sites of one shape still draw different masks (each node has its own seed).
-    assertFalse(Arrays.equals(m1.get("dropout.2").data(), m1.get("dropout.3").data()), "sites differ");
+    assertFalse(Arrays.equals(m1.get("dropout.2").toDoubles(), m1.get("dropout.3").toDoubles()), "sites differ");
 
     Map<String, Tensor> fresh = masks(grads, ParityFixtures.ort(seed5, feeds));
     for (String k : m1.keySet()) {
-      assertArrayEquals(m1.get(k).data(), fresh.get(k).data(), k + ": a new session restarts from the seed");
+      assertArrayEquals(m1.get(k).toDoubles(), fresh.get(k).toDoubles(), k + ": a new session restarts from the seed");
     }
     Graph otherSeed = TrainingGraphs.grads(m, w, spec(SEED + 1));
     Map<String, Tensor> other = masks(otherSeed, ParityFixtures.ort(ParityFixtures.emit(withMaskOutputs(otherSeed),
         true), feeds));
-    assertFalse(Arrays.equals(m1.get("dropout.0").data(), other.get("dropout.0").data()), "another seed");
+    assertFalse(Arrays.equals(m1.get("dropout.0").toDoubles(), other.get("dropout.0").toDoubles()), "another seed");
   }
 
   @Test
@@ -209,9 +209,9 @@ class DropoutTest {
     Tensor tokens = ParityFixtures.randomInts(new Random(1), m.classes(), B, T);
     assertArrayEquals(
         ParityFixtures.ort(ParityFixtures.emit(InferenceGraph.build(plain, w), false), Map.of("tokens", tokens))
-            .get("logits").data(),
+            .get("logits").toDoubles(),
         ParityFixtures.ort(ParityFixtures.emit(InferenceGraph.build(m, w), false), Map.of("tokens", tokens))
-            .get("logits").data(), 0.0);
+            .get("logits").toDoubles(), 0.0);
   }
 
   private static boolean hasDropout(Graph g) {

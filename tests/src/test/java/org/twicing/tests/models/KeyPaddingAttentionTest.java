@@ -130,7 +130,7 @@ class KeyPaddingAttentionTest {
         System.arraycopy(r[t], 0, expected, (b * N + t) * DIM, DIM);
       }
     }
-    double err = Tolerance.relErr(y.data(), expected);
+    double err = Tolerance.relErr(y.toDoubles(), expected);
     assertTrue(err < 1e-12, kind.name() + (causal ? " causal" : "") + ": relative error " + err);
   }
 

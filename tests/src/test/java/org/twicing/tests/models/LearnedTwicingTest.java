@@ -51,7 +51,7 @@ class LearnedTwicingTest {
     GraphBuilder g = new GraphBuilder("a");
     Value x = g.input("x", TensorType.of(DType.FLOAT32, "batch", N, DIM));
     g.output("y", attn.forward(new Forward(g, StateDict.load(attn, weights, "test"), false, 0), x, null));
-    return Evaluator.runFloat64(g.build(), Map.of("x", X.cast(DType.FLOAT32))).get("y").data();
+    return Evaluator.runFloat64(g.build(), Map.of("x", X.cast(DType.FLOAT32))).get("y").toDoubles();
   }
 
   private static Map<String, Tensor> withLambda(Map<String, Tensor> learned, double... lambda) {
@@ -89,10 +89,10 @@ class LearnedTwicingTest {
     g.output("dlambda", Autodiff.gradients(loss, List.of(lambda)).get(lambda));
     Graph graph = g.build();
     Map<String, Tensor> feeds = Map.of("x", X.cast(DType.FLOAT32));
-    double[] grad = Evaluator.runFloat64(graph, feeds).get("dlambda").data();
+    double[] grad = Evaluator.runFloat64(graph, feeds).get("dlambda").toDoubles();
     for (int h = 0; h < HEADS; h++) {
       double eps = 1e-6;
-      double[] up = w.get("twicing_weight").data().clone();
+      double[] up = w.get("twicing_weight").toDoubles();
       double[] down = up.clone();
       up[h] += eps;
       down[h] -= eps;

@@ -128,7 +128,7 @@ class WholeModelFiniteDifferenceTest {
       Tensor t = feeds.get(n);
       Tensor d = Tensor.randn(t.dtype(), rng, 1.0, t.shape());
       direction.put(n, d);
-      double[] g = grads.get(n + ".grad").data();
+      double[] g = grads.get(n + ".grad").toDoubles();
       for (int i = 0; i < g.length; i++) {
         directional += g[i] * d.get(i);
       }
@@ -165,7 +165,7 @@ class WholeModelFiniteDifferenceTest {
   private static double loss(Graph graph, Map<String, Tensor> feeds, String name, int idx, double value) {
     Map<String, Tensor> f = new LinkedHashMap<>(feeds);
     Tensor t = feeds.get(name);
-    double[] d = t.data().clone();
+    double[] d = t.toDoubles();
     d[idx] = value;
     f.put(name, new Tensor(t.dtype(), t.shape(), d));
     return Evaluator.runFloat64(graph, f).get("loss").get(0);
@@ -176,7 +176,7 @@ class WholeModelFiniteDifferenceTest {
     Map<String, Tensor> f = new LinkedHashMap<>(feeds);
     direction.forEach((n, d) -> {
       Tensor t = feeds.get(n);
-      double[] v = t.data().clone();
+      double[] v = t.toDoubles();
       for (int i = 0; i < v.length; i++) {
         v[i] += h * d.get(i);
       }

@@ -96,7 +96,7 @@ class OpParityTest {
   }
 
   private static Tensor map(Tensor t, java.util.function.DoubleUnaryOperator f) {
-    double[] d = t.data().clone();
+    double[] d = t.toDoubles();
     for (int i = 0; i < d.length; i++) {
       d[i] = f.applyAsDouble(d[i]);
     }
@@ -568,7 +568,7 @@ class OpParityTest {
       c.out("x_copy", c.g.inputs().get(0));
     }, (ref, got) -> {
       Tolerance.assertExact(got.get("y"), got.get("x_copy"), "ORT dropout(ratio 0) output vs x");
-      assertTrue(Arrays.stream(got.get("mask").data()).allMatch(v -> v == 1), "ratio 0 mask must be all true");
+      assertTrue(Arrays.stream(got.get("mask").toDoubles()).allMatch(v -> v == 1), "ratio 0 mask must be all true");
       Tolerance.assertExact(ref.get("y"), ref.get("x_copy"), "reference dropout(ratio 0) output vs x");
     }));
     cs.add(new Case("Dropout training ratio 0.5: kept = x/(1-0.5), about half kept", "Dropout", c -> {

@@ -141,7 +141,7 @@ class ForeignTransformerParityTest {
   static Tensor firstExample(Tensor t) {
     long[] shape = t.shape().clone();
     shape[0] = 1;
-    return new Tensor(t.dtype(), shape, java.util.Arrays.copyOf(t.data(), (int) Tensor.numel(shape)));
+    return new Tensor(t.dtype(), shape, java.util.Arrays.copyOf(t.toDoubles(), (int) Tensor.numel(shape)));
   }
 
   static Graph imported(Fixture f, String variant) {

@@ -59,7 +59,7 @@ public final class ParityFixtures {
 
   /** {@code labels} with the flat positions {@code ignored} set to {@code ignoreIndex}. */
   public static Tensor withIgnored(Tensor labels, long ignoreIndex, int... ignored) {
-    double[] d = labels.data().clone();
+    double[] d = labels.toDoubles();
     for (int i : ignored) {
       d[i] = ignoreIndex;
     }
@@ -77,7 +77,7 @@ public final class ParityFixtures {
     Map<String, Tensor> m = new LinkedHashMap<>();
     init.asMap().forEach((name, t) -> {
       if (t.rank() == 1) {
-        double[] d = t.data().clone();
+        double[] d = t.toDoubles();
         for (int i = 0; i < d.length; i++) {
           d[i] += 0.1 * rng.nextGaussian();
         }
@@ -127,7 +127,7 @@ public final class ParityFixtures {
             + Arrays.toString(b.shape()));
         continue;
       }
-      double r = Tolerance.relErr(a.data(), b.data());
+      double r = Tolerance.relErr(a.toDoubles(), b.toDoubles());
       errs.add(new Err(e.getKey(), r));
       if (!(r <= tol)) {
         failures.add(String.format(Locale.ROOT, "%s: relative error %.3e > %.1e (max|ref| %.3e)", e.getKey(), r,
@@ -155,7 +155,7 @@ public final class ParityFixtures {
   /** max |x|. */
   public static double maxAbs(Tensor t) {
     double m = 0;
-    for (double v : t.data()) {
+    for (double v : t.toDoubles()) {
       m = Math.max(m, Math.abs(v));
     }
     return m;

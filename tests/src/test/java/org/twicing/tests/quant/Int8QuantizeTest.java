@@ -58,10 +58,10 @@ class Int8QuantizeTest {
     byte[] bytes = q.model().toByteArray();
     OnnxChecker.check(bytes);
     Tensor xs = Tensor.randn(DType.FLOAT32, rng, 1.0, rows, in);
-    double[] got = OrtRunner.run(bytes, Map.of("x", xs)).get("y").data();
+    double[] got = OrtRunner.run(bytes, Map.of("x", xs)).get("y").toDoubles();
 
-    double[] xv = xs.data();
-    double[] wv = g.build().parameters().values().iterator().next().data(); // [out, in]
+    double[] xv = xs.toDoubles();
+    double[] wv = g.build().parameters().values().iterator().next().toDoubles(); // [out, in]
     // DynamicQuantizeLinear (ONNX spec): uint8, range widened to include 0, zero point rounded half to even.
     double min = 0;
     double max = 0;
@@ -143,8 +143,8 @@ class Int8QuantizeTest {
     }
     Tensor pixels = new Tensor(DType.FLOAT32, new long[] {n, 1, 28, 28}, xd);
     double[] f = OrtRunner.run(Files.readAllBytes(run.resolve(ModelArtifacts.MODEL)), Map.of("pixels", pixels))
-        .get("logits").data();
-    double[] q = OrtRunner.run(qbytes, Map.of("pixels", pixels)).get("logits").data();
+        .get("logits").toDoubles();
+    double[] q = OrtRunner.run(qbytes, Map.of("pixels", pixels)).get("logits").toDoubles();
     int agree = 0;
     double diff = 0;
     double scale = 0;

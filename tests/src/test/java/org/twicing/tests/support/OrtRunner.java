@@ -82,7 +82,7 @@ public final class OrtRunner {
   /** An ONNX Runtime tensor holding {@code t}'s values in its dtype (the caller closes it). */
   public static OnnxTensor toOrt(OrtEnvironment env, Tensor t) throws OrtException {
     long[] shape = t.shape();
-    double[] d = t.data();
+    double[] d = t.toDoubles();
     int n = d.length;
     switch (t.dtype()) {
       case FLOAT32 -> {

@@ -34,7 +34,7 @@ public final class Tolerance {
   /** {@link #relErr(double[], double[])} of two tensors, which must have equal shapes. */
   public static double relErr(Tensor actual, Tensor expected) {
     requireSameShape(actual, expected, "relErr");
-    return relErr(actual.data(), expected.data());
+    return relErr(actual.toDoubles(), expected.toDoubles());
   }
 
   /** Whether |a - b| &lt;= atol + rtol * |b| holds elementwise (NaN is never close); arrays of equal length. */
@@ -45,15 +45,15 @@ public final class Tolerance {
   /** {@link #allClose(double[], double[], double, double)} of two tensors, false when the shapes differ. */
   public static boolean allClose(Tensor actual, Tensor expected, double rtol, double atol) {
     return Arrays.equals(actual.shape(), expected.shape())
-        && allClose(actual.data(), expected.data(), rtol, atol);
+        && allClose(actual.toDoubles(), expected.toDoubles(), rtol, atol);
   }
 
   /** Asserts equal shapes and {@code relErr(actual, expected) <= tol}; {@code what} names the compared value. */
   public static void assertRelErr(Tensor actual, Tensor expected, double tol, String what) {
     requireSameShape(actual, expected, what);
-    double e = relErr(actual.data(), expected.data());
+    double e = relErr(actual.toDoubles(), expected.toDoubles());
     if (!(e <= tol)) {
-      int worst = worstIndex(actual.data(), expected.data());
+      int worst = worstIndex(actual.toDoubles(), expected.toDoubles());
       throw new AssertionError(what + ": relative error " + e + " exceeds " + tol + " (worst at flat index "
           + worst + ": got " + actual.get(worst) + ", expected " + expected.get(worst) + "; shape "
           + Arrays.toString(expected.shape()) + ")");
@@ -63,7 +63,7 @@ public final class Tolerance {
   /** Asserts equal shapes and elementwise closeness; {@code what} names the compared value. */
   public static void assertAllClose(Tensor actual, Tensor expected, double rtol, double atol, String what) {
     requireSameShape(actual, expected, what);
-    int i = firstMismatch(actual.data(), expected.data(), rtol, atol);
+    int i = firstMismatch(actual.toDoubles(), expected.toDoubles(), rtol, atol);
     if (i >= 0) {
       throw new AssertionError(what + ": not close at flat index " + i + ": got " + actual.get(i) + ", expected "
           + expected.get(i) + " (rtol " + rtol + ", atol " + atol + ")");

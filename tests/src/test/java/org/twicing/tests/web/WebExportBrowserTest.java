@@ -170,7 +170,7 @@ class WebExportBrowserTest {
     one[0] = 1;
     System.arraycopy(imageShape, 0, one, 1, imageShape.length);
     byte[] model = Files.readAllBytes(run.resolve(ModelArtifacts.MODEL));
-    double[] javaLogits = OrtRunner.run(model, Map.of("pixels", floatTensor(one, x, 0))).get("logits").data();
+    double[] javaLogits = OrtRunner.run(model, Map.of("pixels", floatTensor(one, x, 0))).get("logits").toDoubles();
     int b = 8;
     long[] batchShape = one.clone();
     batchShape[0] = b;
@@ -196,7 +196,7 @@ class WebExportBrowserTest {
       feeds.put("lr", Tensor.scalar(DType.FLOAT32, 1e-3));
       feeds.put("step", Tensor.scalar(DType.INT64, k + 1));
       Map<String, Tensor> out = OrtRunner.run(step, feeds);
-      javaLosses[k] = out.get("loss").data()[0];
+      javaLosses[k] = out.get("loss").get(0);
       for (String name : new ArrayList<>(state.keySet())) {
         state.put(name, out.get(name + ".next"));
       }
