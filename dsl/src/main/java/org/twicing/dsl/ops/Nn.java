@@ -2,6 +2,7 @@ package org.twicing.dsl.ops;
 
 import static org.twicing.dsl.ops.Ops.*;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -14,6 +15,7 @@ import org.twicing.dsl.ir.OpCall;
 import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
+import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Shape;
 import org.twicing.dsl.types.Tensor;
@@ -44,7 +46,20 @@ final class Nn {
               call.shape(i), norm);
         }
       }
-      return List.of(call.type(0));
+      // Outputs 1 and 2 are ONNX's optional Mean and InvStdDev: X's shape with the normalised axes kept as 1.
+      List<Dim> stats = new ArrayList<>(x.dims());
+      for (int i = axis; i < x.rank(); i++) {
+        stats.set(i, Dim.of(1));
+      }
+      TensorType statsType = new TensorType(call.dtype(0), Shape.of(stats));
+      return List.of(call.type(0), statsType, statsType);
+    }
+
+    @Override
+    public int requiredOutputs(Attributes attributes) {
+      // Inference graphs read only Y, so the emitter leaves Mean and InvStdDev out there (TensorRT's
+      // LayerNormalization has a single output); training graphs read them in the backward.
+      return 1;
     }
 
     @Override
@@ -58,6 +73,12 @@ final class Nn {
         inner *= x.dim(i);
       }
       Tensor.Builder y = Tensor.builder(x.dtype(), x.shape());
+      long[] statsShape = x.shape().clone();
+      for (int i = axis; i < statsShape.length; i++) {
+        statsShape[i] = 1;
+      }
+      Tensor.Builder means = Tensor.builder(x.dtype(), statsShape);
+      Tensor.Builder invs = Tensor.builder(x.dtype(), statsShape);
       for (int o = 0; o < x.size() / inner; o++) {
         double mean = 0;
         for (int i = 0; i < inner; i++) {
@@ -71,12 +92,14 @@ final class Nn {
         }
         var /= inner;
         double inv = 1 / Math.sqrt(var + eps);
+        means.set(o, mean);
+        invs.set(o, inv);
         for (int i = 0; i < inner; i++) {
           int k = (int) (o * inner + i);
           y.set(k, (x.get(k) - mean) * inv * in.get(1).get(i) + (in.size() > 2 ? in.get(2).get(i) : 0));
         }
       }
-      return List.of(y.build(rounding));
+      return List.of(y.build(rounding), means.build(rounding), invs.build(rounding));
     }
 
     @Override
@@ -97,14 +120,11 @@ final class Nn {
       for (int i = 0; i < axis; i++) {
         lead[i] = i;
       }
-      double eps = g.attr(EPSILON, 1e-5);
-      // Recompute the statistics rather than exporting them from the forward node, which keeps the inference
-      // graph's LayerNormalization single-output (as TensorRT and other consumers expect).
-      Value mean = reduceMean(x, true, axes);
-      Value xc = sub(x, mean);
-      Value var = reduceMean(mul(xc, xc), true, axes);
-      Value inv = div(scalarLike(x, 1.0), sqrt(add(var, scalarLike(x, eps))));
-      Value xhat = mul(xc, inv);
+      // The statistics come from the forward node's optional Mean and InvStdDev outputs, as PyTorch saves mean
+      // and rstd: recomputing them would cost two reductions and four passes over X per LayerNorm. Outputs nothing
+      // reads are left out of the emitted node, so inference graphs keep a single-output LayerNormalization.
+      Value inv = g.output(2);
+      Value xhat = mul(sub(x, g.output(1)), inv);
       Value dx = null;
       if (g.needs(0)) {
         Value dxhat = mul(dy, scale);
