@@ -125,6 +125,9 @@ public final class OnnxEmitter {
   private static void node(Node n, EmitOptions options, GraphProto.Builder g,
       Function<Value, String> names, String prefix, Set<Value> read) {
     Graph sub = n.op().decompose(n, options.opset());
+    if (sub == null && !options.keepFusedOps()) {
+      sub = n.op().primitives(n, options.opset());
+    }
     if (sub != null) {
       inline(n, sub, options, g, names, prefix);
       return;

@@ -136,6 +136,32 @@ final class Nn {
       Value dbias = g.input(2) != null && g.needs(2) ? reduceSum(dy, false, lead) : null;
       return Arrays.asList(dx, dscale, dbias);
     }
+
+    @Override
+    public Graph primitives(Node node, int opset) {
+      long ax = node.attributes().get(AXIS, -1L);
+      int rank = node.input(0).rank();
+      int axis = (int) (ax < 0 ? ax + rank : ax);
+      long[] axes = new long[rank - axis];
+      for (int i = 0; i < axes.length; i++) {
+        axes[i] = axis + i;
+      }
+      double eps = node.attributes().get(EPSILON, 1e-5);
+      // The two-pass mean and variance that ONNX Runtime's kernel computes, in float32 like it; outputs are Y, Mean
+      // and InvStdDev as the fused op's.
+      return decomposeWith(node, ins -> {
+        Value x = ins.get(0);
+        Value mean = reduceMean(x, true, axes);
+        Value d = sub(x, mean);
+        Value var = reduceMean(mul(d, d), true, axes);
+        Value inv = div(scalarLike(x, 1.0), sqrt(add(var, scalarLike(x, eps))));
+        Value y = mul(mul(d, inv), ins.get(1));
+        if (ins.size() > 2 && ins.get(2) != null) {
+          y = add(y, ins.get(2));
+        }
+        return List.of(y, mean, inv);
+      });
+    }
   };
 
   /**

@@ -45,6 +45,10 @@ public final class EmitCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, paramLabel = "DIR", description = "Directory to write the files to.")
   Path out;
 
+  @Option(names = "--keep-fused-ops", description = "Write LayerNormalization as the ONNX op instead of the primitive "
+      + "ops that ONNX Runtime 1.29 runs about 4x faster on CPU (for TensorRT in fp16).")
+  boolean keepFusedOps;
+
   @Option(names = "--opset", defaultValue = "17", paramLabel = "N", description = "ONNX opset (>= 17).")
   int opset;
 
@@ -62,7 +66,7 @@ public final class EmitCommand implements Callable<Integer> {
     StateDict weights = modelOptions.weights(model);
     EmitOptions options;
     try {
-      options = EmitOptions.builder().opset(opset).build();
+      options = EmitOptions.builder().opset(opset).keepFusedOps(keepFusedOps).build();
     } catch (IllegalArgumentException e) {
       throw new CliException("--opset: " + e.getMessage(), e, TwicingCli.EXIT_USAGE);
     }
