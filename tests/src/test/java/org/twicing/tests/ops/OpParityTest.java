@@ -583,7 +583,6 @@ class OpParityTest {
   }
 
   private static final long[] S1 = {1, 1};
-  private static final long[] P0 = {0, 0, 0, 0};
 
   /** The ops added for imported models, with the variants exporters produce. */
   private static void widenedOpCases(List<Case> cs) {

@@ -160,7 +160,6 @@ class WebExportBrowserTest {
     JsonObject manifest = JsonParser.parseString(Files.readString(site.resolve(WebSite.MANIFEST))).getAsJsonObject();
     JsonObject samples = manifest.getAsJsonObject("samples");
     long[] imageShape = longs(samples.getAsJsonArray("shape"));
-    int per = (int) Tensor.numel(imageShape);
     float[] x = floats(site.resolve(WebSite.SAMPLES));
     long[] labels = longs(samples.getAsJsonArray("labels"));
 
