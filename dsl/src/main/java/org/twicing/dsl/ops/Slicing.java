@@ -5,6 +5,7 @@ import static org.twicing.dsl.ops.Ops.*;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import org.twicing.dsl.eval.Kernels;
 import org.twicing.dsl.ir.Attributes;
 import org.twicing.dsl.ir.GradCall;
@@ -64,7 +65,7 @@ final class Slicing {
       List<Dim> out = new ArrayList<>();
       for (int i = 0; i < call.count(); i++) {
         List<Dim> d = Shaping.dimsOf(call, i);
-        if (d == null || d.stream().anyMatch(java.util.Objects::isNull)) {
+        if (d == null || d.stream().anyMatch(Objects::isNull)) {
           return null;
         }
         out.addAll(d);

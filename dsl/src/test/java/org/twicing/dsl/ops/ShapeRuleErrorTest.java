@@ -17,6 +17,7 @@ import org.junit.jupiter.api.TestFactory;
 import org.twicing.dsl.ir.Attributes;
 import org.twicing.dsl.ir.GraphBuilder;
 import org.twicing.dsl.ir.OpDef;
+import org.twicing.dsl.ir.ShapeError;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Tensor;
@@ -316,7 +317,7 @@ class ShapeRuleErrorTest {
     GraphBuilder g = new GraphBuilder("mm");
     Value a = f32(g, "activations", 2, 3);
     Value b = f32(g, "weights", 4, 5);
-    var e = assertThrows(org.twicing.dsl.ir.ShapeError.class, () -> Ops.matmul(a, b));
+    var e = assertThrows(ShapeError.class, () -> Ops.matmul(a, b));
     for (String f : List.of("MatMul", "activations", "weights", "[2, 3]", "[4, 5]", THIS_FILE)) {
       assertTrue(e.getMessage().contains(f), "message lacks \"" + f + "\": " + e.getMessage());
     }
