@@ -6,6 +6,7 @@ import ai.onnxruntime.TensorInfo;
 import ai.onnxruntime.ValueInfo;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Shape;
@@ -64,7 +65,7 @@ final class OrtTypes {
     if (d != null) {
       return d.toString();
     }
-    return t.name().replace("ONNX_TENSOR_ELEMENT_DATA_TYPE_", "").toLowerCase(java.util.Locale.ROOT);
+    return t.name().replace("ONNX_TENSOR_ELEMENT_DATA_TYPE_", "").toLowerCase(Locale.ROOT);
   }
 
   /**

@@ -2,6 +2,7 @@ package org.twicing.runtime;
 
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.OrtSession.SessionOptions.OptLevel;
@@ -155,7 +156,7 @@ public final class SessionOptionsSpec {
     try {
       o.setOptimizationLevel(optimizationLevel);
       // ONNX Runtime's warnings (e.g. about initializers it folded away) are noise for users; errors still show.
-      o.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
+      o.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
       if (intraOpThreads > 0) {
         o.setIntraOpNumThreads(intraOpThreads);
       }

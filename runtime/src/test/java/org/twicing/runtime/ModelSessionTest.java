@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtSession;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -241,7 +242,7 @@ class ModelSessionTest {
   @Test
   void threadsOptimisationLevelAndProfilingAreApplied(@TempDir Path dir) throws Exception {
     SessionOptionsSpec spec = SessionOptionsSpec.builder().intraOpThreads(1).interOpThreads(1)
-        .optimizationLevel(ai.onnxruntime.OrtSession.SessionOptions.OptLevel.NO_OPT)
+        .optimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT)
         .profiling(dir.resolve("prof")).build();
     Tensor x = Tensor.randn(DType.FLOAT32, new Random(9), 1.0, 2, 4);
     try (ModelSession s = ModelSession.open(TestGraphs.onnx(MLP), spec)) {

@@ -7,12 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
+import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -106,8 +108,8 @@ class TensorsTest {
       assertArrayEquals(new long[] {2, 3, 4, 5}, Tensors.shapeOf(t));
       assertArrayEquals(flat, Tensors.toFloats(t));
       // ORT's own reader rebuilds the nested array: an independent check of the row-major layout.
-      assertTrue(java.util.Arrays.deepEquals(a, (Object[]) t.getValue()));
-    } catch (ai.onnxruntime.OrtException e) {
+      assertTrue(Arrays.deepEquals(a, (Object[]) t.getValue()));
+    } catch (OrtException e) {
       throw new AssertionError(e);
     }
   }

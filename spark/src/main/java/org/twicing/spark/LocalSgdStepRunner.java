@@ -7,8 +7,10 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.FlatMapFunction2;
@@ -75,7 +77,7 @@ public final class LocalSgdStepRunner implements StepRunner {
     this.ignoreIndex = spec.loss().ignoreIndex();
     EmitOptions asInputs = EmitOptions.builder().parametersAsInputs(true).build();
     byte[] stepModel = OnnxEmitter.emit(TrainingGraphs.trainStep(model, weights, spec), asInputs).toByteArray();
-    this.trainStep = ModelRef.broadcast(sc, stepModel, options.provider().name().toLowerCase(java.util.Locale.ROOT),
+    this.trainStep = ModelRef.broadcast(sc, stepModel, options.provider().name().toLowerCase(Locale.ROOT),
         dp.threads());
   }
 
@@ -227,7 +229,7 @@ public final class LocalSgdStepRunner implements StepRunner {
     public Iterator<Replica> call(Iterator<Replica> rs, Iterator<Shard> ss) {
       Replica r = rs.next();
       Shard s = ss.next();
-      org.apache.spark.TaskContext tc = org.apache.spark.TaskContext.get();
+      TaskContext tc = TaskContext.get();
       if (failOnceAtStep > 0 && step == failOnceAtStep && s.index() == 0 && tc != null && tc.attemptNumber() == 0) {
         throw new IllegalStateException("injected failure (" + DataParallel.FAIL_ONCE_PROPERTY + "="
             + failOnceAtStep + ") in the first attempt of worker 0 at step " + step);

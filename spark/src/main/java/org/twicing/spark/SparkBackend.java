@@ -7,7 +7,9 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
 import java.util.stream.Stream;
@@ -139,7 +141,7 @@ public final class SparkBackend implements DistributedBackend {
       List<String> files = new ArrayList<>();
       if (Files.isDirectory(input)) {
         try (Stream<Path> s = Files.list(input)) {
-          s.filter(p -> p.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".png")).sorted()
+          s.filter(p -> p.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".png")).sorted()
               .forEach(p -> files.add(p.toAbsolutePath().toString()));
         }
         if (files.isEmpty()) {
@@ -185,7 +187,7 @@ public final class SparkBackend implements DistributedBackend {
 
   private static void deleteTree(Path dir) throws IOException {
     try (Stream<Path> s = Files.walk(dir)) {
-      for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
         Files.delete(p);
       }
     }

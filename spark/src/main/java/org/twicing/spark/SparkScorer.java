@@ -22,6 +22,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.Metadata;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.twicing.dsl.types.DType;
@@ -162,9 +163,9 @@ public final class SparkScorer implements AutoCloseable {
     }
     boolean perPosition = spec.perPosition();
     StructType out = in.add(new StructField(LOGITS, DataTypes.createArrayType(DataTypes.FloatType, false), false,
-        org.apache.spark.sql.types.Metadata.empty()))
+        Metadata.empty()))
         .add(new StructField(PREDICTION, perPosition ? DataTypes.createArrayType(DataTypes.IntegerType, false)
-            : DataTypes.IntegerType, false, org.apache.spark.sql.types.Metadata.empty()));
+            : DataTypes.IntegerType, false, Metadata.empty()));
     ModelRef m = model;
     Spec s = spec;
     boolean doubles = ((ArrayType) t).elementType().equals(DataTypes.DoubleType)

@@ -6,6 +6,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -69,7 +70,7 @@ public final class SparkStepRunner implements StepRunner {
     EmitOptions asInputs = EmitOptions.builder().parametersAsInputs(true).build();
     byte[] gradsModel = OnnxEmitter.emit(TrainingGraphs.grads(model, weights, spec), asInputs).toByteArray();
     byte[] applyModel = OnnxEmitter.emit(TrainingGraphs.apply(model, spec), asInputs).toByteArray();
-    this.grads = ModelRef.broadcast(sc, gradsModel, options.provider().name().toLowerCase(java.util.Locale.ROOT),
+    this.grads = ModelRef.broadcast(sc, gradsModel, options.provider().name().toLowerCase(Locale.ROOT),
         dp.threads());
     this.apply = ModelSession.open(applyModel, options);
   }

@@ -2,13 +2,17 @@ package org.twicing.spark;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.Serializable;
 import java.io.StringWriter;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Function;
 import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -24,6 +28,10 @@ import org.twicing.runtime.train.StepRunner;
 import org.twicing.runtime.train.TrainResult;
 import org.twicing.runtime.train.Trainer;
 import org.twicing.runtime.train.TrainerConfig;
+import scala.collection.Iterator;
+import scala.jdk.javaapi.CollectionConverters;
+import scala.reflect.ClassTag$;
+import scala.runtime.AbstractFunction1;
 
 /**
  * The numbers in BENCHMARKS.md ("Data-parallel training on Spark"): vit-fmnist at batch 64 on local[2], single
@@ -66,7 +74,7 @@ class DataParallelBenchmark {
   }
 
   /** Warm-up then timed steps; {@code steps} makes the step runner for given timings (null: single process). */
-  private TrainResult run(TaskModel m, java.util.function.Function<StepTimes, StepRunner.Factory> steps, int threads,
+  private TrainResult run(TaskModel m, Function<StepTimes, StepRunner.Factory> steps, int threads,
       StepTimes timed) throws IOException {
     Path dir = Files.createTempDirectory("twicing-bench");
     TrainerConfig.Builder b = TrainerConfig.builder(m).schedule(LrSchedule.constant(1e-3)).steps(WARM + STEPS)
@@ -121,8 +129,8 @@ class DataParallelBenchmark {
   }
 
   /** A barrier task's body: allGather one gradient-sized message and sum what every task sent. */
-  private static final class GatherOnce extends scala.runtime.AbstractFunction1<scala.collection.Iterator<Integer>,
-      scala.collection.Iterator<Integer>> implements java.io.Serializable {
+  private static final class GatherOnce extends AbstractFunction1<Iterator<Integer>,
+      Iterator<Integer>> implements Serializable {
     private final int floats;
 
     GatherOnce(int floats) {
@@ -130,19 +138,19 @@ class DataParallelBenchmark {
     }
 
     @Override
-    public scala.collection.Iterator<Integer> apply(scala.collection.Iterator<Integer> it) {
+    public Iterator<Integer> apply(Iterator<Integer> it) {
       BarrierTaskContext ctx = BarrierTaskContext.get();
       String msg = Base64.getEncoder().encodeToString(new byte[floats * 4]);
       String[] all = ctx.allGather(msg);
       float[] sum = new float[floats];
       for (String s : all) {
-        java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(Base64.getDecoder().decode(s))
-            .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer bb = ByteBuffer.wrap(Base64.getDecoder().decode(s))
+            .order(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i < floats; i++) {
           sum[i] += bb.getFloat();
         }
       }
-      return scala.jdk.javaapi.CollectionConverters.asScala(List.of(sum.length).iterator());
+      return CollectionConverters.asScala(List.of(sum.length).iterator());
     }
   }
 
@@ -157,7 +165,7 @@ class DataParallelBenchmark {
     for (int round = 0; round < 3; round++) {
       long t0 = System.nanoTime();
       new JavaRDD<>(rdd.rdd().barrier().mapPartitions(new GatherOnce(floats), false,
-          scala.reflect.ClassTag$.MODULE$.apply(Integer.class)), scala.reflect.ClassTag$.MODULE$.apply(Integer.class))
+          ClassTag$.MODULE$.apply(Integer.class)), ClassTag$.MODULE$.apply(Integer.class))
           .collect();
       best[0] = Math.min(best[0], (System.nanoTime() - t0) / 1e6);
     }

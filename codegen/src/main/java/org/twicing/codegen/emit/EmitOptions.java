@@ -1,7 +1,9 @@
 package org.twicing.codegen.emit;
 
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * How a graph is written as an ONNX model: opset and IR version, whether parameters are initializers (inference)
@@ -39,7 +41,7 @@ public final class EmitOptions {
     this.docString = b.docString;
     // Sorted: Map.copyOf iterates in an order that changes from one JVM to the next, and the metadata is written
     // in iteration order, so two identical emits would differ byte for byte.
-    this.metadata = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(b.metadata));
+    this.metadata = Collections.unmodifiableMap(new TreeMap<>(b.metadata));
     if (opset < MIN_OPSET) {
       throw new IllegalArgumentException("opset " + opset + " is too old: LayerNormalization needs opset >= 17");
     }

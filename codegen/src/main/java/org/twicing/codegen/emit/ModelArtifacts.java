@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.twicing.codegen.graphs.DecodeGraph;
 import org.twicing.codegen.graphs.InferenceGraph;
 import org.twicing.codegen.onnx.OnnxProtos.GraphProto;
 import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
@@ -12,6 +13,7 @@ import org.twicing.codegen.onnx.OnnxProtos.ValueInfoProto;
 import org.twicing.codegen.train.TrainingGraphs;
 import org.twicing.codegen.train.TrainingSpec;
 import org.twicing.dsl.ir.Graph;
+import org.twicing.dsl.nn.Gpt;
 import org.twicing.dsl.nn.Param;
 import org.twicing.dsl.nn.StateDict;
 import org.twicing.dsl.nn.TaskModel;
@@ -111,8 +113,8 @@ public final class ModelArtifacts {
     ModelWriter.write(OnnxEmitter.emit(grads, asInputs(options)), dir.resolve(GRADS));
     ModelWriter.write(OnnxEmitter.emit(step, asInputs(options)), dir.resolve(TRAIN_STEP));
     ModelWriter.write(inferenceModel(model, weights, step, options), dir.resolve(MODEL), externalThreshold);
-    if (model instanceof org.twicing.dsl.nn.Gpt gpt && gpt.supportsCachedDecoding()) {
-      ModelWriter.write(OnnxEmitter.emit(org.twicing.codegen.graphs.DecodeGraph.build(gpt, weights), options),
+    if (model instanceof Gpt gpt && gpt.supportsCachedDecoding()) {
+      ModelWriter.write(OnnxEmitter.emit(DecodeGraph.build(gpt, weights), options),
           dir.resolve(DECODE), externalThreshold);
     }
   }

@@ -3,6 +3,7 @@ package org.twicing.codegen.graphs;
 import java.util.ArrayList;
 import java.util.List;
 import org.twicing.codegen.emit.MetadataKeys;
+import org.twicing.codegen.passes.GraphPasses;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.GraphBuilder;
 import org.twicing.dsl.ir.Value;
@@ -66,6 +67,6 @@ public final class DecodeGraph {
     InferenceGraph.metadata(model).forEach(g::metadata);
     g.metadata(MetadataKeys.ARTIFACT, "decode");
     g.docString(model.name() + " (incremental decoding): " + model.configJson());
-    return org.twicing.codegen.passes.GraphPasses.optimize(g.build());
+    return GraphPasses.optimize(g.build());
   }
 }

@@ -3,6 +3,7 @@ package org.twicing.codegen.graphs;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.twicing.codegen.emit.MetadataKeys;
+import org.twicing.codegen.passes.GraphPasses;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.GraphBuilder;
 import org.twicing.dsl.ir.Value;
@@ -23,7 +24,7 @@ public final class InferenceGraph {
     g.output("logits", logits);
     metadata(model).forEach(g::metadata);
     g.docString(model.name() + ": " + model.configJson());
-    return org.twicing.codegen.passes.GraphPasses.optimize(g.build());
+    return GraphPasses.optimize(g.build());
   }
 
   /** The metadata every artifact of {@code model} carries. */

@@ -4,6 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -20,6 +21,7 @@ import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Tensor;
+import org.twicing.dsl.types.TensorType;
 
 /**
  * One ONNX node being imported: its operands looked up among the values imported so far, its attributes as
@@ -199,7 +201,7 @@ final class NodeImport {
       for (int i = 0; i < folded.size(); i++) {
         String name = i < names.size() ? names.get(i) : "";
         out.add(graph.applyNamed(Ops.CONSTANT, folded.size() == 1 ? nodeName : nodeName + ":" + i,
-            List.of(), Attributes.of(Ops.VALUE, folded.get(i)), java.util.Collections.singletonList(name)).get(0));
+            List.of(), Attributes.of(Ops.VALUE, folded.get(i)), Collections.singletonList(name)).get(0));
       }
       return out;
     }
@@ -245,7 +247,7 @@ final class NodeImport {
 
   /** Whether every output of the call has a static shape of at most {@link #FOLD_LIMIT} elements. */
   private boolean smallOutputs(OpDef op, List<Value> inputs, Attributes attributes) {
-    for (org.twicing.dsl.types.TensorType t : op.infer(new OpCall(op, nodeName, inputs, attributes))) {
+    for (TensorType t : op.infer(new OpCall(op, nodeName, inputs, attributes))) {
       if (!t.shape().isFixed() || t.shape().numel() > FOLD_LIMIT) {
         return false;
       }

@@ -6,8 +6,10 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import com.google.protobuf.InvalidProtocolBufferException;
 import org.twicing.codegen.onnx.OnnxProtos.GraphProto;
@@ -64,7 +66,7 @@ public record ModelSummary(String producer, long irVersion, Map<String, Long> op
     for (OperatorSetIdProto o : m.getOpsetImportList()) {
       opsets.put(o.getDomain().isEmpty() ? "ai.onnx" : o.getDomain(), o.getVersion());
     }
-    java.util.Set<String> inits = new java.util.HashSet<>();
+    Set<String> inits = new HashSet<>();
     long params = 0;
     long bytes = 0;
     for (TensorProto t : g.getInitializerList()) {

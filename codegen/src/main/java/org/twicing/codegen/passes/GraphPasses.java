@@ -1,6 +1,7 @@
 package org.twicing.codegen.passes;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -40,7 +41,7 @@ public final class GraphPasses {
         n.inputs().stream().filter(v -> v != null).forEach(live::add);
       }
     }
-    java.util.Collections.reverse(kept);
+    Collections.reverse(kept);
     return g.withNodes(kept, g.outputs());
   }
 

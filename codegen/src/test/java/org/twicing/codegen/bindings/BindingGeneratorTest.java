@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.twicing.codegen.emit.EmitOptions;
@@ -18,6 +19,7 @@ import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
 import org.twicing.codegen.onnx.OnnxProtos.StringStringEntryProto;
 import org.twicing.codegen.onnx.OnnxProtos.TypeProto;
 import org.twicing.codegen.onnx.OnnxProtos.ValueInfoProto;
+import org.twicing.codegen.onnx.OnnxProtos;
 import org.twicing.codegen.train.TrainingGraphs;
 import org.twicing.codegen.train.TrainingSpec;
 import org.twicing.dsl.nn.AttentionKind;
@@ -73,7 +75,7 @@ class BindingGeneratorTest {
       assertEquals(1, new BindingGenerator("p").generate(dir.resolve("copy.onnx")).size());
     } finally {
       try (var s = Files.walk(dir)) {
-        s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
       }
     }
   }
@@ -138,7 +140,7 @@ class BindingGeneratorTest {
     ModelProto uint8 = ModelProto.newBuilder().setGraph(m.getGraphBuilder().clearInput()
         .addInput(ValueInfoProto.newBuilder().setName("u").setType(TypeProto.newBuilder().setTensorType(
             TypeProto.Tensor.newBuilder().setElemType(2).setShape(
-                org.twicing.codegen.onnx.OnnxProtos.TensorShapeProto.getDefaultInstance()))))).build();
+                OnnxProtos.TensorShapeProto.getDefaultInstance()))))).build();
     e = assertThrows(IllegalArgumentException.class, () -> new BindingGenerator("p").binding(uint8, "g"));
     assertTrue(e.getMessage().contains("input 'u' has ONNX element type UINT8"), e.getMessage());
 

@@ -1,8 +1,10 @@
 package org.twicing.codegen.emit;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -34,7 +36,7 @@ class DeterministicMetadataTest {
     byte[] first = null;
     for (long seed = 0; seed < 3; seed++) {
       List<String> shuffled = new ArrayList<>(keys);
-      java.util.Collections.shuffle(shuffled, new Random(seed));
+      Collections.shuffle(shuffled, new Random(seed));
       EmitOptions.Builder b = EmitOptions.builder();
       shuffled.forEach(k -> b.metadata(k, "v" + k));
       assertEquals(sorted, List.copyOf(b.build().metadata().keySet()));
@@ -46,7 +48,7 @@ class DeterministicMetadataTest {
       if (first == null) {
         first = bytes;
       } else {
-        org.junit.jupiter.api.Assertions.assertArrayEquals(first, bytes);
+        assertArrayEquals(first, bytes);
       }
     }
   }

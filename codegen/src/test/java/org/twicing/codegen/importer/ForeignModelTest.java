@@ -8,6 +8,7 @@ import static org.twicing.codegen.importer.Protos.info;
 import static org.twicing.codegen.importer.Protos.model;
 import static org.twicing.codegen.importer.Protos.node;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -57,7 +58,7 @@ class ForeignModelTest {
     assertEquals(List.of("w", "b"), m.parameters().stream().map(p -> p.name()).toList());
     assertTrue(m.parameters().get(0).decay() && !m.parameters().get(1).decay(), "decay: rank >= 2 only");
     assertEquals(List.of(1.0, 2.0, 3.0, 4.0),
-        java.util.Arrays.stream(m.weights().get("b").toDoubles()).boxed().toList());
+        Arrays.stream(m.weights().get("b").toDoubles()).boxed().toList());
   }
 
   @Test

@@ -18,6 +18,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -48,7 +49,7 @@ class OnnxImporterTest {
 
   private static ModelProto unary(long opset, List<NodeProto> nodes, List<TensorProto> inits, String... outs) {
     return model(opset, nodes, List.of(info("x", F32, "batch", 3L)),
-        java.util.Arrays.stream(outs).map(o -> info(o, F32)).toList(), inits);
+        Arrays.stream(outs).map(o -> info(o, F32)).toList(), inits);
   }
 
   /** Row means of X computed directly. */
@@ -222,8 +223,8 @@ class OnnxImporterTest {
     for (int r = 0; r < 2; r++) {
       assertEquals(9.0, z.get(r * 5));
       assertEquals(9.0, z.get(r * 5 + 4));
-      assertArrayEquals(java.util.Arrays.copyOfRange(X.toDoubles(), r * 3, r * 3 + 3),
-          java.util.Arrays.copyOfRange(z.toDoubles(), r * 5 + 1, r * 5 + 4), 0);
+      assertArrayEquals(Arrays.copyOfRange(X.toDoubles(), r * 3, r * 3 + 3),
+          Arrays.copyOfRange(z.toDoubles(), r * 5 + 1, r * 5 + 4), 0);
     }
   }
 
@@ -239,9 +240,9 @@ class OnnxImporterTest {
     Files.write(dir.resolve("weights/w.bin"), raw.array());
     TensorProto ext = TensorProto.newBuilder().setName("w").setDataType(1).addDims(3).addDims(2)
         .setDataLocation(TensorProto.DataLocation.EXTERNAL)
-        .addExternalData(org.twicing.codegen.emit.OnnxEmitter.entry("location", "weights/w.bin"))
-        .addExternalData(org.twicing.codegen.emit.OnnxEmitter.entry("offset", "64"))
-        .addExternalData(org.twicing.codegen.emit.OnnxEmitter.entry("length", "24")).build();
+        .addExternalData(OnnxEmitter.entry("location", "weights/w.bin"))
+        .addExternalData(OnnxEmitter.entry("offset", "64"))
+        .addExternalData(OnnxEmitter.entry("length", "24")).build();
     ModelProto m = unary(17, List.of(node("MatMul", "mm", List.of("x", "w"), List.of("y"))), List.of(ext), "y");
     Path file = dir.resolve("m.onnx");
     Files.write(file, m.toByteArray());
@@ -351,9 +352,9 @@ class OnnxImporterTest {
     ModelProto m = model(13, List.of(node("Add", "a", List.of("x", "w"), List.of("y"))),
         List.of(info("x", F32, "batch", 3L).toBuilder().setType(info("x", F32, "batch", 3L).getType().toBuilder()
             .setTensorType(info("x", F32, "batch", 3L).getType().getTensorType().toBuilder().setShape(
-                org.twicing.codegen.onnx.OnnxProtos.TensorShapeProto.newBuilder()
-                    .addDim(org.twicing.codegen.onnx.OnnxProtos.TensorShapeProto.Dimension.newBuilder())
-                    .addDim(org.twicing.codegen.onnx.OnnxProtos.TensorShapeProto.Dimension.newBuilder()
+                TensorShapeProto.newBuilder()
+                    .addDim(TensorShapeProto.Dimension.newBuilder())
+                    .addDim(TensorShapeProto.Dimension.newBuilder()
                         .setDimValue(3))))).build(),
             info("w", F32, 3L)),
         List.of(info("y", F32)), List.of(floats("w", new long[] {3}, 1, 1, 1)));

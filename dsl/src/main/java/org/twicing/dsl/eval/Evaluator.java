@@ -1,6 +1,7 @@
 package org.twicing.dsl.eval;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -8,6 +9,7 @@ import java.util.Map;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.Node;
 import org.twicing.dsl.ir.Value;
+import org.twicing.dsl.types.Dim;
 import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Tensor;
 
@@ -101,7 +103,7 @@ public final class Evaluator {
       throw new IllegalArgumentException("value fed for '" + v.name() + "' has dtype " + t.dtype() + ", expected "
           + v.dtype());
     }
-    List<org.twicing.dsl.types.Dim> dims = v.shape().dims();
+    List<Dim> dims = v.shape().dims();
     long[] s = t.shape();
     boolean ok = dims.size() == s.length;
     for (int i = 0; ok && i < s.length; i++) {
@@ -109,7 +111,7 @@ public final class Evaluator {
     }
     if (!ok) {
       throw new IllegalArgumentException("value fed for '" + v.name() + "' has shape "
-          + java.util.Arrays.toString(s) + ", expected " + v.shape());
+          + Arrays.toString(s) + ", expected " + v.shape());
     }
   }
 }

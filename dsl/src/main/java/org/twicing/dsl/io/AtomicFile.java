@@ -1,6 +1,7 @@
 package org.twicing.dsl.io;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
@@ -29,7 +30,7 @@ public final class AtomicFile {
   /** Writes {@code target} atomically with exactly {@code bytes}. */
   public static void write(Path target, byte[] bytes) throws IOException {
     write(target, out -> {
-      java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);
+      ByteBuffer b = ByteBuffer.wrap(bytes);
       while (b.hasRemaining()) {
         out.write(b);
       }

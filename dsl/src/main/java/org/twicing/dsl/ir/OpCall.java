@@ -1,6 +1,8 @@
 package org.twicing.dsl.ir;
 
+import java.security.CodeSource;
 import java.util.List;
+import java.util.Objects;
 import java.util.stream.Collectors;
 import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Shape;
@@ -139,9 +141,9 @@ public final class OpCall {
     if (!n.startsWith("org.twicing.dsl.ops.") && !n.startsWith("org.twicing.dsl.ir.")) {
       return false;
     }
-    java.security.CodeSource mine = OpCall.class.getProtectionDomain().getCodeSource();
-    java.security.CodeSource theirs = c.getProtectionDomain().getCodeSource();
+    CodeSource mine = OpCall.class.getProtectionDomain().getCodeSource();
+    CodeSource theirs = c.getProtectionDomain().getCodeSource();
     return mine == null || theirs == null
-        || java.util.Objects.equals(mine.getLocation(), theirs.getLocation());
+        || Objects.equals(mine.getLocation(), theirs.getLocation());
   }
 }

@@ -2,6 +2,7 @@ package org.twicing.dsl.nn;
 
 import static org.twicing.dsl.ops.Ops.*;
 
+import java.util.Map;
 import org.twicing.dsl.ir.Value;
 
 /**
@@ -22,12 +23,12 @@ public interface AttentionKind {
    * Learnable per-head scalars this kind needs, by parameter name with their initialisers; the attention layer
    * declares each as a [heads, 1, 1] parameter of its own. None by default.
    */
-  default java.util.Map<String, Init> headParameters() {
-    return java.util.Map.of();
+  default Map<String, Init> headParameters() {
+    return Map.of();
   }
 
   /** The head output when the kind has {@link #headParameters()}: {@code params} holds their graph values. */
-  default Value mix(Value a, Value v, java.util.Map<String, Value> params) {
+  default Value mix(Value a, Value v, Map<String, Value> params) {
     return mix(a, v);
   }
 
@@ -139,8 +140,8 @@ public interface AttentionKind {
     }
 
     @Override
-    public java.util.Map<String, Init> headParameters() {
-      return java.util.Map.of("twicing_weight", Init.ones());
+    public Map<String, Init> headParameters() {
+      return Map.of("twicing_weight", Init.ones());
     }
 
     @Override
@@ -149,7 +150,7 @@ public interface AttentionKind {
     }
 
     @Override
-    public Value mix(Value a, Value v, java.util.Map<String, Value> params) {
+    public Value mix(Value a, Value v, Map<String, Value> params) {
       Value av = matmul(a, v);
       return add(av, mul(params.get("twicing_weight"), matmul(a, sub(v, av))));
     }

@@ -1,8 +1,12 @@
 package org.twicing.dsl.nn;
 
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.twicing.dsl.ir.GraphBuilder;
 import org.twicing.dsl.ir.Value;
+import org.twicing.dsl.ops.Ops;
 import org.twicing.dsl.types.Tensor;
 
 /**
@@ -15,7 +19,7 @@ public final class Forward {
   private final boolean training;
   private final long dropoutSeed;
   private long dropoutCount;
-  private final java.util.LinkedHashMap<String, Value> taps = new java.util.LinkedHashMap<>();
+  private final LinkedHashMap<String, Value> taps = new LinkedHashMap<>();
 
   /** A context building into {@code graph} with the given weights. */
   public Forward(GraphBuilder graph, StateDict weights, boolean training, long dropoutSeed) {
@@ -57,7 +61,7 @@ public final class Forward {
     if (!training || ratio <= 0) {
       return x;
     }
-    return org.twicing.dsl.ops.Ops.dropout(x, ratio, dropoutSeed + 1000003L * (dropoutCount++)).get(0);
+    return Ops.dropout(x, ratio, dropoutSeed + 1000003L * (dropoutCount++)).get(0);
   }
 
   /**
@@ -70,8 +74,8 @@ public final class Forward {
   }
 
   /** The values recorded by {@link #tap}, in order. */
-  public java.util.Map<String, Value> taps() {
-    return java.util.Collections.unmodifiableMap(taps);
+  public Map<String, Value> taps() {
+    return Collections.unmodifiableMap(taps);
   }
 
   /** Opens a naming scope for a module's nodes. */

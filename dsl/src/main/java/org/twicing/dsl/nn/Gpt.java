@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
@@ -364,7 +365,7 @@ public final class Gpt extends TaskModel {
     m.put("mlp", Long.toString(cfg.mlp()));
     m.put("ln_eps", Double.toString(cfg.eps()));
     m.put("norm", cfg.preNorm() ? "pre" : "post");
-    m.put("activation", cfg.activation().name().toLowerCase(java.util.Locale.ROOT));
+    m.put("activation", cfg.activation().name().toLowerCase(Locale.ROOT));
     m.put("positions", cfg.learnedPositions() ? "learned" : "sinusoidal");
     m.put("bias", Boolean.toString(cfg.bias()));
     m.put("attn_bias", Boolean.toString(cfg.attnBias()));

@@ -1,6 +1,7 @@
 package org.twicing.dsl.nn;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -83,6 +84,6 @@ public abstract class Module {
 
   /** Child modules by name. */
   public Map<String, Module> children() {
-    return java.util.Collections.unmodifiableMap(children);
+    return Collections.unmodifiableMap(children);
   }
 }

@@ -3,10 +3,12 @@ package org.twicing.dsl.nn;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Tensor;
 
@@ -39,7 +41,7 @@ public final class StateDict {
     LinkedHashMap<String, Tensor> m = new LinkedHashMap<>();
     List<String> problems = new ArrayList<>();
     String nonFinite = null;
-    java.util.Set<String> known = new java.util.HashSet<>();
+    Set<String> known = new HashSet<>();
     for (Param p : model.parameters()) {
       known.add(p.name());
       Tensor t = source.get(p.name());

@@ -5,6 +5,7 @@ import static org.twicing.dsl.ops.Ops.*;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import org.twicing.dsl.ir.Attributes;
 import org.twicing.dsl.ir.CoreOps;
 import org.twicing.dsl.ir.GradCall;
@@ -141,7 +142,7 @@ final class Constants {
     public List<TensorType> infer(OpCall call) {
       call.requireDType(0, DType.INT64);
       List<Dim> dims = Shaping.dimsOf(call, 0);
-      if (dims == null || dims.stream().anyMatch(java.util.Objects::isNull)) {
+      if (dims == null || dims.stream().anyMatch(Objects::isNull)) {
         throw call.fail("the shape must be known when building (constant or shape value)");
       }
       Tensor v = call.attr(Shaping.VALUE);

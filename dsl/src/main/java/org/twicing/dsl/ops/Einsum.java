@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.function.Function;
+import org.twicing.dsl.eval.Kernels;
 import org.twicing.dsl.ir.Attr;
 import org.twicing.dsl.ir.Attributes;
 import org.twicing.dsl.ir.GradCall;
@@ -248,7 +249,7 @@ final class Einsum {
       // Per operand: the stride each label slot moves its flat index by (0 where broadcast or absent).
       long[][] strides = new long[in.size()][labels.size()];
       for (int i = 0; i < in.size(); i++) {
-        long[] st = org.twicing.dsl.eval.Kernels.strides(in.get(i).shape());
+        long[] st = Kernels.strides(in.get(i).shape());
         int[] ls = spec.operands().get(i);
         for (int d = 0; d < ls.length; d++) {
           if (in.get(i).dim(d) != 1) {
@@ -261,7 +262,7 @@ final class Einsum {
         outShape[j] = size[slot.get(spec.output()[j])];
       }
       long[] outStrideBySlot = new long[labels.size()];
-      long[] ost = org.twicing.dsl.eval.Kernels.strides(outShape);
+      long[] ost = Kernels.strides(outShape);
       for (int j = 0; j < outShape.length; j++) {
         outStrideBySlot[slot.get(spec.output()[j])] = ost[j];
       }

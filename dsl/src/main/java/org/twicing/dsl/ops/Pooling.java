@@ -5,6 +5,7 @@ import static org.twicing.dsl.ops.Ops.*;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.twicing.dsl.eval.Kernels;
 import org.twicing.dsl.eval.SpatialKernels;
 import org.twicing.dsl.ir.Attr;
 import org.twicing.dsl.ir.Attributes;
@@ -197,7 +198,7 @@ final class Pooling {
       for (int i = 0; i < axes.length; i++) {
         axes[i] = i + 2;
       }
-      return List.of(org.twicing.dsl.eval.Kernels.reduce(x, axes, true, org.twicing.dsl.eval.Kernels.Reduction.MEAN,
+      return List.of(Kernels.reduce(x, axes, true, Kernels.Reduction.MEAN,
           rounding));
     }
 

@@ -5,6 +5,7 @@ import static org.twicing.dsl.ops.Ops.*;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import org.twicing.dsl.eval.Kernels;
 import org.twicing.dsl.ir.Attributes;
 import org.twicing.dsl.ir.GradCall;
@@ -30,7 +31,6 @@ final class Slicing {
       }
       Shape first = call.shape(0);
       int axis = call.axis(call.attr(Shaping.AXIS, 0L), first.rank(), "axis");
-      Dim total = Dim.of(0);
       List<String> syms = new ArrayList<>();
       long fixed = 0;
       for (int i = 0; i < call.count(); i++) {
@@ -53,7 +53,7 @@ final class Slicing {
           syms.add(d.term());
         }
       }
-      total = syms.isEmpty() ? Dim.of(fixed) : Dim.sym(String.join("+", syms) + (fixed > 0 ? "+" + fixed : ""));
+      Dim total = syms.isEmpty() ? Dim.of(fixed) : Dim.sym(String.join("+", syms) + (fixed > 0 ? "+" + fixed : ""));
       return List.of(call.type(0).withShape(first.with(axis, total)));
     }
 
@@ -65,7 +65,7 @@ final class Slicing {
       List<Dim> out = new ArrayList<>();
       for (int i = 0; i < call.count(); i++) {
         List<Dim> d = Shaping.dimsOf(call, i);
-        if (d == null || d.stream().anyMatch(java.util.Objects::isNull)) {
+        if (d == null || d.stream().anyMatch(Objects::isNull)) {
           return null;
         }
         out.addAll(d);
@@ -441,11 +441,9 @@ final class Slicing {
             + ") supports axis 0 (embedding lookups) or a scalar index; got axis " + axis);
       }
       // Embedding lookup: d table = onehot(idx)^T @ dy, one GEMM, no scatter.
-      List<Long> tail = new ArrayList<>();
       long rest = 1;
       for (int i = 1; i < data.rank(); i++) {
         rest *= data.shape().dim(i).size();
-        tail.add(data.shape().dim(i).size());
       }
       Value h2 = reshape(hot, -1, depth.size());
       Value dy2 = reshape(dy, -1, rest);

@@ -5,6 +5,7 @@ import static org.twicing.dsl.ops.Ops.*;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
 import org.twicing.dsl.eval.Kernels;
@@ -343,7 +344,7 @@ final class Views {
     public List<TensorType> infer(OpCall call) {
       call.requireDType(1, DType.INT64);
       List<Dim> target = Shaping.dimsOf(call, 1);
-      if (target == null || target.stream().anyMatch(java.util.Objects::isNull)) {
+      if (target == null || target.stream().anyMatch(Objects::isNull)) {
         throw call.fail("the target shape must be known when building (constant or shape value)");
       }
       return List.of(call.type(0).withShape(Broadcast.shapes(call, List.of(call.shape(0), Shape.of(target)))));

@@ -2,6 +2,7 @@ package org.twicing.dsl.types;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /** Converts tensors to and from raw little-endian bytes in their declared dtype (ONNX raw_data, safetensors). */
 public final class Encoding {
@@ -64,7 +65,7 @@ public final class Encoding {
     ByteBuffer b = src.slice().order(ByteOrder.LITTLE_ENDIAN);
     int n = Math.toIntExact(Tensor.numel(shape));
     if ((long) n * dtype.byteSize() != b.remaining()) {
-      throw new IllegalArgumentException("a " + dtype + java.util.Arrays.toString(shape) + " tensor needs "
+      throw new IllegalArgumentException("a " + dtype + Arrays.toString(shape) + " tensor needs "
           + (long) n * dtype.byteSize() + " bytes, got " + b.remaining());
     }
     Tensor.Builder d = Tensor.builder(dtype, shape);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -58,7 +59,7 @@ class AtomicFileTest {
     Path a = tmp.resolve("metrics.jsonl");
     Files.writeString(a, "old");
     assertThrows(IOException.class, () -> AtomicFile.write(a, ch -> {
-      ch.write(java.nio.ByteBuffer.wrap("partial".getBytes(StandardCharsets.UTF_8)));
+      ch.write(ByteBuffer.wrap("partial".getBytes(StandardCharsets.UTF_8)));
       throw new IOException("disk failed");
     }));
     assertEquals("old", Files.readString(a));
@@ -68,6 +69,6 @@ class AtomicFileTest {
   }
 
   private static AtomicFile.Content bytes(String s) {
-    return ch -> ch.write(java.nio.ByteBuffer.wrap(s.getBytes(StandardCharsets.UTF_8)));
+    return ch -> ch.write(ByteBuffer.wrap(s.getBytes(StandardCharsets.UTF_8)));
   }
 }

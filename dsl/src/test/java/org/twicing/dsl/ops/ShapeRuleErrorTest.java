@@ -8,9 +8,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.function.BinaryOperator;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
-import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
@@ -18,6 +17,7 @@ import org.junit.jupiter.api.TestFactory;
 import org.twicing.dsl.ir.Attributes;
 import org.twicing.dsl.ir.GraphBuilder;
 import org.twicing.dsl.ir.OpDef;
+import org.twicing.dsl.ir.ShapeError;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Tensor;
@@ -55,23 +55,23 @@ class ShapeRuleErrorTest {
   static List<Wrong> cases() {
     List<Wrong> w = new ArrayList<>();
     List<String> binary = List.of("Add", "Sub", "Mul", "Div", "Pow");
-    List<BinaryOperator<Value>> binaryFns = List.of(Ops::add, Ops::sub, Ops::mul, Ops::div, Ops::pow);
+    List<BiConsumer<Value, Value>> binaryFns = List.of(Ops::add, Ops::sub, Ops::mul, Ops::div, Ops::pow);
     for (int i = 0; i < binary.size(); i++) {
-      BinaryOperator<Value> f = binaryFns.get(i);
+      BiConsumer<Value, Value> f = binaryFns.get(i);
       w.add(wrong(binary.get(i), "non-broadcastable [2, 3] and [4, 5]",
-          g -> f.apply(f32(g, "lhs", 2, 3), f32(g, "rhs", 4, 5)), "'lhs'", "[2, 3]", "'rhs'", "[4, 5]", "broadcast"));
-      w.add(wrong(binary.get(i), "mixed dtypes", g -> f.apply(f32(g, "lhs", 2), in(g, "rhs", DType.INT64, 2)),
+          g -> f.accept(f32(g, "lhs", 2, 3), f32(g, "rhs", 4, 5)), "'lhs'", "[2, 3]", "'rhs'", "[4, 5]", "broadcast"));
+      w.add(wrong(binary.get(i), "mixed dtypes", g -> f.accept(f32(g, "lhs", 2), in(g, "rhs", DType.INT64, 2)),
           "'lhs'", "'rhs'", "float32", "int64"));
     }
     w.add(wrong("Add", "symbolic dims not known equal", g -> Ops.add(f32(g, "lhs", "batch", 3),
         f32(g, "rhs", "seq", 3)), "'lhs'", "[batch, 3]", "'rhs'", "[seq, 3]"));
 
     List<String> floatUnary = List.of("Sqrt", "Exp", "Log", "Tanh", "Erf", "Sigmoid");
-    List<UnaryOperator<Value>> floatFns = List.of(Ops::sqrt, Ops::exp, Ops::log, Ops::tanh, Ops::erf,
+    List<Consumer<Value>> floatFns = List.of(Ops::sqrt, Ops::exp, Ops::log, Ops::tanh, Ops::erf,
         Ops::sigmoid);
     for (int i = 0; i < floatUnary.size(); i++) {
-      UnaryOperator<Value> f = floatFns.get(i);
-      w.add(wrong(floatUnary.get(i), "int64 operand", g -> f.apply(in(g, "ids", DType.INT64, 2, 3)), "'ids'",
+      Consumer<Value> f = floatFns.get(i);
+      w.add(wrong(floatUnary.get(i), "int64 operand", g -> f.accept(in(g, "ids", DType.INT64, 2, 3)), "'ids'",
           "[2, 3]", "int64", "floating-point"));
     }
     w.add(wrong("Neg", "bool operand", g -> Ops.neg(in(g, "flags", DType.BOOL, 2, 3)), "'flags'", "[2, 3]",
@@ -82,12 +82,12 @@ class ShapeRuleErrorTest {
         "[4]", "expects 1 input"));
 
     List<String> cmp = List.of("Equal", "Less", "Greater");
-    List<BinaryOperator<Value>> cmpFns = List.of(Ops::equal, Ops::less, Ops::greater);
+    List<BiConsumer<Value, Value>> cmpFns = List.of(Ops::equal, Ops::less, Ops::greater);
     for (int i = 0; i < cmp.size(); i++) {
-      BinaryOperator<Value> f = cmpFns.get(i);
-      w.add(wrong(cmp.get(i), "non-broadcastable", g -> f.apply(f32(g, "lhs", 2, 3), f32(g, "rhs", 2, 4)),
+      BiConsumer<Value, Value> f = cmpFns.get(i);
+      w.add(wrong(cmp.get(i), "non-broadcastable", g -> f.accept(f32(g, "lhs", 2, 3), f32(g, "rhs", 2, 4)),
           "'lhs'", "[2, 3]", "'rhs'", "[2, 4]"));
-      w.add(wrong(cmp.get(i), "mixed dtypes", g -> f.apply(f32(g, "lhs", 3), in(g, "rhs", DType.INT64, 3)),
+      w.add(wrong(cmp.get(i), "mixed dtypes", g -> f.accept(f32(g, "lhs", 3), in(g, "rhs", DType.INT64, 3)),
           "'lhs'", "'rhs'", "float32", "int64"));
     }
     w.add(wrong("Where", "float condition", g -> Ops.where(f32(g, "cond", 2, 3), f32(g, "yes", 2, 3),
@@ -317,7 +317,7 @@ class ShapeRuleErrorTest {
     GraphBuilder g = new GraphBuilder("mm");
     Value a = f32(g, "activations", 2, 3);
     Value b = f32(g, "weights", 4, 5);
-    var e = assertThrows(org.twicing.dsl.ir.ShapeError.class, () -> Ops.matmul(a, b));
+    var e = assertThrows(ShapeError.class, () -> Ops.matmul(a, b));
     for (String f : List.of("MatMul", "activations", "weights", "[2, 3]", "[4, 5]", THIS_FILE)) {
       assertTrue(e.getMessage().contains(f), "message lacks \"" + f + "\": " + e.getMessage());
     }

@@ -1,6 +1,7 @@
 package org.twicing.models.analysis;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.twicing.models.data.LabeledImages;
@@ -76,7 +77,7 @@ public final class Analysis {
     int n = Math.min(c.examples(), test.size());
     int per = test.pixelsPerImage();
     long[] full = test.imageShape();
-    long[] imageShape = java.util.Arrays.copyOfRange(full, 1, full.length);
+    long[] imageShape = Arrays.copyOfRange(full, 1, full.length);
     long[] allLabels = test.labels();
     int clean = 0;
     int[] noisy = new int[c.noise().length];

@@ -1,5 +1,7 @@
 package org.twicing.models.analysis;
 
+import java.util.Arrays;
+
 /** Oversmoothing measure: mean off-diagonal cosine similarity between the token vectors of each image. */
 public final class TokenSimilarity {
   private TokenSimilarity() { }
@@ -16,7 +18,7 @@ public final class TokenSimilarity {
     double total = 0;
     double[] sum = new double[dim];
     for (int b = 0; b < batch; b++) {
-      java.util.Arrays.fill(sum, 0);
+      Arrays.fill(sum, 0);
       double selfTerms = 0;
       for (int t = 0; t < tokens; t++) {
         int off = (b * tokens + t) * dim;

@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.twicing.dsl.nn.StateDict;
@@ -96,7 +97,7 @@ public final class AnalyzeCommand implements Callable<Integer> {
         .intraOpThreads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors()).build();
     try {
       Analysis.Config config = new Analysis.Config(examples, batch, noise,
-          attacks.stream().map(a -> a.trim().toLowerCase(java.util.Locale.ROOT)).toList(), epsilons, pgdSteps,
+          attacks.stream().map(a -> a.trim().toLowerCase(Locale.ROOT)).toList(), epsilons, pgdSteps,
           pgdAlpha, oversmoothing, seed, pixelSpace);
       if (!Files.isDirectory(run)) {
         throw new CliException(run + ": run directory does not exist");

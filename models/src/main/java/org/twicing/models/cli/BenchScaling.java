@@ -19,7 +19,6 @@ import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.nn.AttentionKind;
 import org.twicing.dsl.nn.Gpt;
 import org.twicing.dsl.nn.StateDict;
-import org.twicing.dsl.nn.TaskModel;
 import org.twicing.models.study.LinePlot;
 import org.twicing.models.zoo.PresetOptions;
 import org.twicing.models.zoo.Zoo;

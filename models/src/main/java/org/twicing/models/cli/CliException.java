@@ -1,5 +1,12 @@
 package org.twicing.models.cli;
 
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import org.twicing.runtime.ProviderUnavailableException;
+
 /**
  * A failure to report to the user as one line, {@code twicing: error: <message>}, with no stack trace unless
  * {@code --verbose}; the message must name the file, option or value at fault.
@@ -36,12 +43,12 @@ public class CliException extends RuntimeException {
    */
   public static String describe(Throwable e) {
     for (Throwable c = e; c != null; c = c.getCause()) {
-      if (c instanceof org.twicing.runtime.ProviderUnavailableException p) {
+      if (c instanceof ProviderUnavailableException p) {
         // The library's hint names a Java API; on the command line the switch is a flag.
         return p.reason() + " Give --fallback to run on cpu instead.";
       }
     }
-    if (e instanceof java.nio.file.FileSystemException fse) {
+    if (e instanceof FileSystemException fse) {
       StringBuilder sb = new StringBuilder(String.valueOf(fse.getFile()));
       if (fse.getOtherFile() != null) {
         sb.append(" -> ").append(fse.getOtherFile());
@@ -56,17 +63,17 @@ public class CliException extends RuntimeException {
     return msg.strip();
   }
 
-  private static String fileProblem(java.nio.file.FileSystemException e) {
-    if (e instanceof java.nio.file.NoSuchFileException) {
+  private static String fileProblem(FileSystemException e) {
+    if (e instanceof NoSuchFileException) {
       return "no such file or directory";
     }
-    if (e instanceof java.nio.file.AccessDeniedException) {
+    if (e instanceof AccessDeniedException) {
       return "permission denied";
     }
-    if (e instanceof java.nio.file.NotDirectoryException) {
+    if (e instanceof NotDirectoryException) {
       return "not a directory";
     }
-    if (e instanceof java.nio.file.FileAlreadyExistsException) {
+    if (e instanceof FileAlreadyExistsException) {
       return "already exists";
     }
     return e.getClass().getSimpleName();

@@ -1,5 +1,6 @@
 package org.twicing.models.cli;
 
+import ai.onnxruntime.OrtEnvironment;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -93,7 +94,7 @@ public final class DeviceCheckCommand implements Callable<Integer> {
       }
     }
     StringBuilder md = new StringBuilder("# Device check\n\n");
-    md.append("ONNX Runtime providers compiled into this build: ").append(ai.onnxruntime.OrtEnvironment
+    md.append("ONNX Runtime providers compiled into this build: ").append(OrtEnvironment
         .getAvailableProviders()).append("\n\n| provider | loads | preset | max relative logit difference vs cpu |"
         + " agrees |\n|---|---|---|---|---|\n");
     boolean allGood = true;

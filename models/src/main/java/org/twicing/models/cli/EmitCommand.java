@@ -2,6 +2,7 @@ package org.twicing.models.cli;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.twicing.codegen.emit.EmitOptions;
@@ -93,7 +94,7 @@ public final class EmitCommand implements Callable<Integer> {
       for (String f : inferenceOnly ? new String[] {ModelArtifacts.MODEL}
           : new String[] {ModelArtifacts.MODEL, ModelArtifacts.GRADS, ModelArtifacts.TRAIN_STEP,
               ModelArtifacts.DECODE}) {
-        if (!java.nio.file.Files.exists(out.resolve(f))) {
+        if (!Files.exists(out.resolve(f))) {
           continue;
         }
         ModelSummary s = ModelSummary.read(out.resolve(f));

@@ -5,6 +5,7 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import org.twicing.codegen.emit.ModelArtifacts;
 import org.twicing.dsl.nn.Gpt;
 import org.twicing.models.training.RunSettings;
 import org.twicing.models.training.TrainedRun;
@@ -85,7 +86,7 @@ public final class ExportWebCommand implements Callable<Integer> {
       if (r.model() instanceof Gpt gpt) {
         WebSite.exportText(page, out, name, gpt, r.weights(), o);
       } else {
-        Path modelFile = run.resolve(org.twicing.codegen.emit.ModelArtifacts.MODEL);
+        Path modelFile = run.resolve(ModelArtifacts.MODEL);
         if (!Files.isRegularFile(modelFile)) {
           throw new CliException(run + ": has no " + modelFile.getFileName() + " (train writes it at the end)");
         }

@@ -6,9 +6,13 @@ import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.twicing.codegen.emit.MetadataKeys;
 import org.twicing.codegen.inspect.ModelSummary;
+import org.twicing.codegen.onnx.OnnxProtos;
+import org.twicing.codegen.tensorrt.TensorRtCheck;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
@@ -38,7 +42,7 @@ public final class InspectCommand implements Callable<Integer> {
 
   @picocli.CommandLine.Option(names = "--range", paramLabel = "DIM=MIN,OPT,MAX", description = "Profile range of a "
       + "symbolic dimension (defaults: batch=1,8,64; T and S up to the model's context; past=0,C/2,C-1).")
-  java.util.Map<String, String> ranges = new java.util.LinkedHashMap<>();
+  Map<String, String> ranges = new LinkedHashMap<>();
 
   /**
    * The {@code context} of the model's {@code twicing.config} JSON, or 128 when the model has no such entry (it was
@@ -65,15 +69,15 @@ public final class InspectCommand implements Callable<Integer> {
   /** Prints TensorRT findings and the profile; 1 when the model is not fit. */
   private int tensorRt(ModelSummary summary) {
     var out = spec.commandLine().getOut();
-    org.twicing.codegen.onnx.OnnxProtos.ModelProto model;
+    OnnxProtos.ModelProto model;
     try {
       model = ModelSummary.readModel(file);
     } catch (IOException e) {
       throw new CliException(CliException.describe(e), e);
     }
-    var findings = org.twicing.codegen.tensorrt.TensorRtCheck.check(model);
+    var findings = TensorRtCheck.check(model);
     long context = configuredContext(summary.metadata().get(MetadataKeys.CONFIG));
-    java.util.Map<String, long[]> r = new java.util.LinkedHashMap<>();
+    Map<String, long[]> r = new LinkedHashMap<>();
     r.put("batch", new long[] {1, 8, 64});
     r.put("T", new long[] {1, context, context});
     r.put("S", new long[] {1, 1, context});
@@ -97,8 +101,8 @@ public final class InspectCommand implements Callable<Integer> {
       findings.forEach(f -> out.println("  NOT FIT: " + f));
     }
     try {
-      out.println("  trtexec --onnx=" + file + " " + org.twicing.codegen.tensorrt.TensorRtCheck.trtexecFlags(
-          org.twicing.codegen.tensorrt.TensorRtCheck.profile(model, r)));
+      out.println("  trtexec --onnx=" + file + " " + TensorRtCheck.trtexecFlags(
+          TensorRtCheck.profile(model, r)));
     } catch (IllegalArgumentException e) {
       throw new CliException(file + ": " + e.getMessage() + " (use --range NAME=MIN,OPT,MAX)", e,
           TwicingCli.EXIT_USAGE);

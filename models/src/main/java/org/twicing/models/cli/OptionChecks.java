@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.Function;
+import java.util.function.Predicate;
 import org.twicing.codegen.emit.EmitOptions;
 import org.twicing.dsl.nn.AttentionKind;
 import picocli.CommandLine;
@@ -145,7 +146,7 @@ public final class OptionChecks {
   }
 
   /** Whether every element of {@code v} (a value, an array, a collection or a map's values) passes. */
-  private static boolean all(Object v, java.util.function.Predicate<Object> ok) {
+  private static boolean all(Object v, Predicate<Object> ok) {
     List<Object> items = new ArrayList<>();
     if (v instanceof double[] ds) {
       for (double d : ds) {

@@ -1,5 +1,6 @@
 package org.twicing.models.cli;
 
+import java.io.PrintWriter;
 import org.twicing.runtime.ProviderUnavailableException;
 import org.twicing.runtime.SessionOptionsSpec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -52,8 +53,8 @@ public final class ProviderOptions {
         if (!fallback) {
           throw new CliException(CliException.describe(e), e);
         }
-        java.io.PrintWriter err = command != null ? command.commandLine().getErr()
-            : new java.io.PrintWriter(System.err, true);
+        PrintWriter err = command != null ? command.commandLine().getErr()
+            : new PrintWriter(System.err, true);
         err.println("twicing: WARNING: --provider " + provider + " is unavailable, running on cpu (--fallback): "
             + e.reason());
         err.flush();

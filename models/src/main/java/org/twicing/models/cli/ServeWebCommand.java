@@ -2,6 +2,7 @@ package org.twicing.models.cli;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.net.BindException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -40,7 +41,7 @@ public final class ServeWebCommand implements Callable<Integer> {
     try {
       server = WebServer.start(dir, port);
     } catch (IOException e) {
-      throw new CliException(CliException.describe(e) + (e instanceof java.net.BindException ? " (port " + port
+      throw new CliException(CliException.describe(e) + (e instanceof BindException ? " (port " + port
           + " is in use? try --port 0)" : ""), e);
     }
     w.println("serving " + dir + " at " + server.url() + " (Ctrl-C to stop)");

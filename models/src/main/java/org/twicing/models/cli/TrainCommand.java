@@ -15,6 +15,7 @@ import java.util.stream.Collectors;
 import org.twicing.codegen.importer.ForeignModel;
 import org.twicing.dsl.nn.AttentionKind;
 import org.twicing.dsl.nn.TaskModel;
+import org.twicing.models.data.FashionMnist;
 import org.twicing.models.data.TextData;
 import org.twicing.models.training.Evaluation;
 import org.twicing.models.training.ForeignModelSpec;
@@ -51,7 +52,7 @@ import picocli.CommandLine.Spec;
             + "the end), RUN/model.onnx (trained weights) and RUN/curves.png.",
         "With no options it trains the twicing vit-fmnist on Fashion-MNIST for one epoch (batch 64, AdamW lr 1e-3, "
             + "5%% warm-up then cosine, weight decay 0.05) and prints the test accuracy.",
-        "DATA is 'fashion-mnist' (from --data-dir, else " + org.twicing.models.data.FashionMnist.SYSTEM_DIR_NAME
+        "DATA is 'fashion-mnist' (from --data-dir, else " + FashionMnist.SYSTEM_DIR_NAME
             + ", else a bundled subset) or 'text:PATH' (a UTF-8 file or directory; byte-level language model)."})
 public final class TrainCommand implements Callable<Integer> {
   @Spec

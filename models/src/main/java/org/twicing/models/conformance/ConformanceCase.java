@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -55,7 +56,7 @@ public record ConformanceCase(String name, Path dir, double rtol, double atol, S
    */
   public static List<ConformanceCase> discover(Path root) throws IOException {
     if (!Files.isDirectory(root)) {
-      throw new java.nio.file.NoSuchFileException(root.toString(), null, "not a folder of ONNX test cases");
+      throw new NoSuchFileException(root.toString(), null, "not a folder of ONNX test cases");
     }
     List<ConformanceCase> out = new ArrayList<>();
     try (Stream<Path> s = Files.walk(root, 3)) {

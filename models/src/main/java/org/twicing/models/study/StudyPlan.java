@@ -1,6 +1,7 @@
 package org.twicing.models.study;
 
 import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
 import com.google.gson.JsonParseException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -104,7 +105,7 @@ public record StudyPlan(String name, Vision vision, Language language) {
 
   /** The plan as JSON, the form {@link #read} accepts. */
   public String toJson() {
-    return new com.google.gson.GsonBuilder().setPrettyPrinting().create().toJson(this);
+    return new GsonBuilder().setPrettyPrinting().create().toJson(this);
   }
 
   /** What is wrong with this plan, one message per bad field (empty when it is usable). */

@@ -7,6 +7,7 @@ import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -136,7 +137,7 @@ public record ForeignModelSpec(Path file, String logits, String frozen, String a
       d.putAll(description);
       d.put(ATTENTION_KEY, r.sites() == 0 ? "softmax (kept)" : r.summary());
       return ForeignModel.of(r.graph(), file.getFileName().toString(), options, d);
-    } catch (java.nio.file.NoSuchFileException e) {
+    } catch (NoSuchFileException e) {
       throw new UncheckedIOException(file + ": no such file", e);
     } catch (IOException e) {
       String msg = String.valueOf(e.getMessage());

@@ -1,5 +1,6 @@
 package org.twicing.models.training;
 
+import ai.onnxruntime.OrtException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -90,7 +91,7 @@ public final class TrainedRun implements AutoCloseable {
       Map<String, String> meta;
       try {
         meta = session.raw().getMetadata().getCustomMetadata();
-      } catch (ai.onnxruntime.OrtException e) {
+      } catch (OrtException e) {
         throw new IllegalArgumentException(file + ": cannot read the model metadata: " + e.getMessage(), e);
       }
       RunSettings settings = RunSettings.fromMetadata(meta, file.toString());

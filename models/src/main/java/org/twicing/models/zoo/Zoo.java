@@ -1,6 +1,7 @@
 package org.twicing.models.zoo;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import org.twicing.dsl.nn.AttentionKind;
@@ -76,7 +77,7 @@ public final class Zoo {
     boolean[] on = new boolean[depth];
     String s = spec.trim().toLowerCase(Locale.ROOT);
     if (s.equals("all")) {
-      java.util.Arrays.fill(on, true);
+      Arrays.fill(on, true);
     } else if (s.equals("none")) {
       return on;
     } else if (s.startsWith("last:")) {

@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -98,7 +99,9 @@ class AnalyzeCommandTest {
       double c = field(sims.get(i), "cosine");
       assertTrue(c >= -1 && c <= 1, "cosine " + c);
     }
-    assertTrue(Files.list(vitRun).noneMatch(p -> p.getFileName().toString().endsWith(".tmp")));
+    try (Stream<Path> files = Files.list(vitRun)) {
+      assertTrue(files.noneMatch(p -> p.getFileName().toString().endsWith(".tmp")));
+    }
   }
 
   private static double field(Object o, String key) {

@@ -9,6 +9,7 @@ import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 import org.twicing.runtime.ExecutionProvider;
 import picocli.CommandLine;
@@ -27,7 +28,7 @@ class ProviderFlagTest {
     assertEquals(TwicingCli.EXIT_FAILURE, cl.execute(args));
     assertTrue(err.toString().contains("onnxruntime_gpu"), err.toString());
 
-    String[] withFallback = java.util.Arrays.copyOf(args, args.length + 1);
+    String[] withFallback = Arrays.copyOf(args, args.length + 1);
     withFallback[args.length] = "--fallback";
     CommandLine ok = TwicingCli.commandLine();
     StringWriter out = new StringWriter();

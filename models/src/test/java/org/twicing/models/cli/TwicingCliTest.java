@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.twicing.codegen.emit.EmitOptions;
 import org.twicing.codegen.emit.ModelWriter;
 import org.twicing.codegen.emit.OnnxEmitter;
+import org.twicing.codegen.inspect.ModelSummary;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.GraphBuilder;
 import org.twicing.dsl.ir.Value;
@@ -80,7 +82,7 @@ class TwicingCliTest {
     Path inline = twicingModel();
     Path external = tmp.resolve("external.onnx");
     // Threshold 1 byte moves every initializer to external.onnx.data.
-    ModelWriter.write(org.twicing.codegen.inspect.ModelSummary.readModel(inline), external, 1);
+    ModelWriter.write(ModelSummary.readModel(inline), external, 1);
     assertTrue(Files.exists(tmp.resolve("external.onnx.data")));
     Result r = run("inspect", external.toString());
     assertEquals(0, r.exitCode(), r.err());
@@ -215,7 +217,7 @@ class TwicingCliTest {
       assertEquals(0, r.exitCode(), r.err());
       assertEquals(System.getProperty("java.class.path"), r.out().strip());
 
-      String fake = String.join(java.io.File.pathSeparator, "/a/twicing-runtime.jar", "/b/onnxruntime.jar");
+      String fake = String.join(File.pathSeparator, "/a/twicing-runtime.jar", "/b/onnxruntime.jar");
       System.setProperty(ClasspathCommand.CLASSPATH_PROPERTY, fake);
       r = run("classpath");
       assertEquals(fake, r.out().strip());

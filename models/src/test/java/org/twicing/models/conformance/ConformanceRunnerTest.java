@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.protobuf.ByteString;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -84,7 +85,7 @@ class ConformanceRunnerTest {
     ModelProto m = model("Abs", List.of(info("x", 2, 2)), info("y", 2, 2));
     Files.write(dir.resolve("model.onnx"), m.toByteArray());
     TensorProto bytes = TensorProto.newBuilder().setDataType(2).addDims(2)
-        .setRawData(com.google.protobuf.ByteString.copyFrom(new byte[] {1, 2})).setName("x").build();
+        .setRawData(ByteString.copyFrom(new byte[] {1, 2})).setName("x").build();
     Files.write(dir.resolve("test_data_set_0/input_0.pb"), bytes.toByteArray());
     Files.write(dir.resolve("test_data_set_0/output_0.pb"), bytes.toByteArray());
     CaseResult r = run(ConformanceCase.at(dir));

@@ -4,9 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -75,7 +78,7 @@ class StudyCommandTest {
 
     // An interrupted vision run (stopped after step 1 of 2) is resumed, not restarted.
     Path interrupted = runs.get(2).directory(out);
-    List<String> train = new java.util.ArrayList<>(List.of("train"));
+    List<String> train = new ArrayList<>(List.of("train"));
     train.addAll(runs.get(2).trainArgs());
     train.addAll(List.of("--out", interrupted.toString(), "--stop-at", "1", "--threads", "1"));
     TwicingCli.Captured stopped = run(train.toArray(String[]::new));
@@ -103,8 +106,8 @@ class StudyCommandTest {
     assertTrue(md.contains("twicing in all 12 layers") && md.contains("(+7.1"), md);
     assertTrue(md.contains("**twicing-last2** (seed 3):"), md);
     for (String png : List.of("oversmoothing.png", "robustness-pgd.png", "robustness-fgsm.png")) {
-      byte[] head = java.util.Arrays.copyOf(Files.readAllBytes(out.resolve(png)), 4);
-      assertEquals("\u0089PNG", new String(head, java.nio.charset.StandardCharsets.ISO_8859_1), png);
+      byte[] head = Arrays.copyOf(Files.readAllBytes(out.resolve(png)), 4);
+      assertEquals("\u0089PNG", new String(head, StandardCharsets.ISO_8859_1), png);
     }
 
     TwicingCli.Captured again = run("study", "--out", out.toString(), "--threads", "1");

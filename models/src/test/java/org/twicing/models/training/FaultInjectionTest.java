@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -92,7 +93,7 @@ class FaultInjectionTest {
   }
 
   /** Kills {@code p} with SIGKILL once {@code trigger} holds (polled), or leaves it when it ends first. */
-  private static void killWhen(Process p, java.util.function.BooleanSupplier trigger) throws InterruptedException {
+  private static void killWhen(Process p, BooleanSupplier trigger) throws InterruptedException {
     while (p.isAlive()) {
       if (trigger.getAsBoolean()) {
         p.destroyForcibly();

@@ -4,16 +4,26 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.awt.image.BufferedImage;
+import java.io.File;
 import java.io.IOException;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import javax.imageio.ImageIO;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.twicing.codegen.inspect.ModelSummary;
+import org.twicing.codegen.onnx.OnnxProtos;
 import org.twicing.models.cli.TwicingCli;
 import org.twicing.models.data.FashionMnist;
 import org.twicing.models.data.FashionMnistSubset;
 import org.twicing.models.training.TrainingCliTest.Result;
+import org.twicing.models.zoo.PresetOptions;
+import org.twicing.models.zoo.Zoo;
 import org.twicing.runtime.train.Checkpoint;
 import org.twicing.runtime.train.MetricsLog;
 import org.twicing.runtime.train.RunLock;
@@ -48,7 +58,7 @@ class RunReliabilityCliTest {
   static Result train(Path out, String... more) {
     String[] base = {"train", "--data-dir", fmnist.toString(), "--steps", "2", "--batch", "4", "--eval-every", "0",
         "--threads", "1", "--out", out.toString()};
-    String[] args = java.util.Arrays.copyOf(base, base.length + more.length);
+    String[] args = Arrays.copyOf(base, base.length + more.length);
     System.arraycopy(more, 0, args, base.length, more.length);
     return TrainingCliTest.run(args);
   }
@@ -114,8 +124,8 @@ class RunReliabilityCliTest {
     Path nanRun = withValue(run, "nan-param", param, Double.NaN);
     Path nanFile = nanRun.resolve(Checkpoint.FILE_NAME);
     String png = tmp.resolve("grey.png").toString();
-    javax.imageio.ImageIO.write(new java.awt.image.BufferedImage(28, 28,
-        java.awt.image.BufferedImage.TYPE_BYTE_GRAY), "png", new java.io.File(png));
+    ImageIO.write(new BufferedImage(28, 28,
+        BufferedImage.TYPE_BYTE_GRAY), "png", new File(png));
     for (String[] args : List.of(
         new String[] {"eval", "--run", nanRun.toString()},
         new String[] {"predict", "--run", nanRun.toString(), png},
@@ -164,14 +174,14 @@ class RunReliabilityCliTest {
     assertEquals(0, r.code(), r.err());
     // The emitted model carries exactly the checkpoint's parameters.
     StateDict expected = Checkpoint.read(run.resolve(Checkpoint.FILE_NAME)).parameters(
-        org.twicing.models.zoo.Zoo.build("vit-fmnist", org.twicing.models.zoo.PresetOptions.defaults()));
-    org.twicing.codegen.onnx.OnnxProtos.ModelProto m = org.twicing.codegen.inspect.ModelSummary.readModel(
+        Zoo.build("vit-fmnist", PresetOptions.defaults()));
+    OnnxProtos.ModelProto m = ModelSummary.readModel(
         out.resolve("model.onnx"));
     int checked = 0;
     for (var init : m.getGraph().getInitializerList()) {
       Tensor want = expected.get(init.getName());
       if (want != null) {
-        java.nio.FloatBuffer got = init.getRawData().asReadOnlyByteBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN)
+        FloatBuffer got = init.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN)
             .asFloatBuffer();
         for (int i = 0; i < want.size(); i++) {
           assertEquals((float) want.get(i), got.get(i), 0f, init.getName());

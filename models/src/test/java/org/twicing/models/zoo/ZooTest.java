@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -75,7 +76,7 @@ class ZooTest {
     for (String name : a.asMap().keySet()) {
       assertArrayEquals(a.get(name).toDoubles(), b.get(name).toDoubles(), name);
     }
-    assertTrue(!java.util.Arrays.equals(a.get("blocks.0.attn.qkv.weight").toDoubles(),
+    assertTrue(!Arrays.equals(a.get("blocks.0.attn.qkv.weight").toDoubles(),
         c.get("blocks.0.attn.qkv.weight").toDoubles()));
   }
 

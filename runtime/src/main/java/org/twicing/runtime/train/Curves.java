@@ -6,6 +6,7 @@ import java.awt.Font;
 import java.awt.FontMetrics;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
+import java.awt.geom.AffineTransform;
 import java.awt.geom.Path2D;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
@@ -165,7 +166,7 @@ public final class Curves {
     g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
     fm = g.getFontMetrics();
     g.drawString("step", (left + right - fm.stringWidth("step")) / 2, plotBottom + 36);
-    java.awt.geom.AffineTransform saved = g.getTransform();
+    AffineTransform saved = g.getTransform();
     g.rotate(-Math.PI / 2);
     g.drawString(yLabel, -(plotTop + plotBottom + fm.stringWidth(yLabel)) / 2, left - 62);
     g.setTransform(saved);

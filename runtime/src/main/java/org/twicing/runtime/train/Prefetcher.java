@@ -8,11 +8,13 @@ import java.nio.LongBuffer;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.twicing.dsl.types.DType;
 import org.twicing.runtime.Tensors;
 
@@ -76,7 +78,7 @@ final class Prefetcher implements AutoCloseable {
     if (executor != null) {
       pending = executor.submit(this::prepare);
     } else {
-      pending = java.util.concurrent.CompletableFuture.completedFuture(null);
+      pending = CompletableFuture.completedFuture(null);
     }
   }
 
@@ -168,7 +170,7 @@ final class Prefetcher implements AutoCloseable {
         if (p != null) {
           release(p);
         }
-      } catch (ExecutionException | CancellationException | java.util.concurrent.TimeoutException e) {
+      } catch (ExecutionException | CancellationException | TimeoutException e) {
         // the batch failed or never came: nothing to release
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();

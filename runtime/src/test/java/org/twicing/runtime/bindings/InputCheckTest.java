@@ -3,6 +3,7 @@ package org.twicing.runtime.bindings;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
@@ -116,7 +117,7 @@ class InputCheckTest {
     String msg = e.getMessage();
     for (String part : List.of("input 'pixels' is float32[batch, 1, 2, 4], expected float32[batch, 1, 2, 3]",
         "extra input 'extra' int64[batch]", "output 'logits' is int64[batch, 3], expected float32[batch, 3]")) {
-      org.junit.jupiter.api.Assertions.assertTrue(msg.contains(part), msg);
+      assertTrue(msg.contains(part), msg);
     }
   }
 }

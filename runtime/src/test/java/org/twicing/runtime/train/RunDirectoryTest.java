@@ -1,5 +1,6 @@
 package org.twicing.runtime.train;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -14,9 +15,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.twicing.dsl.io.AtomicFile;
 import org.twicing.runtime.SessionOptionsSpec;
 
 /** A run directory belongs to one run: the lock, stale locks of dead processes, refusing or overwriting old runs. */
@@ -95,7 +99,7 @@ class RunDirectoryTest {
         () -> new Trainer(config(run, 2).seed(9).build()).train(new TinyVit.Source(4)));
     assertTrue(e.getMessage().startsWith(run + ": already holds a run (checkpoint.safetensors, metrics.jsonl)"),
         e.getMessage());
-    assertTrue(java.util.Arrays.equals(first, Files.readAllBytes(run.resolve(Checkpoint.FILE_NAME))));
+    assertTrue(Arrays.equals(first, Files.readAllBytes(run.resolve(Checkpoint.FILE_NAME))));
     assertEquals(3, MetricsLog.read(run.resolve(MetricsLog.FILE_NAME)).size());
     // Resuming the run's own checkpoint continues it.
     new Trainer(config(run, 5).resumeFrom(run.resolve(Checkpoint.FILE_NAME)).build()).train(new TinyVit.Source(4));
@@ -111,11 +115,11 @@ class RunDirectoryTest {
   @Test
   void aFullDiskNamesTheFileThatCouldNotBeWritten() throws IOException {
     Path target = tmp.resolve(Checkpoint.FILE_NAME);
-    IOException e = assertThrows(IOException.class, () -> org.twicing.dsl.io.AtomicFile.write(target, ch -> {
+    IOException e = assertThrows(IOException.class, () -> AtomicFile.write(target, ch -> {
       throw new IOException("No space left on device");
     }));
     assertEquals("cannot write " + target + ": No space left on device", e.getMessage());
-    try (java.util.stream.Stream<Path> files = Files.list(tmp)) {
+    try (Stream<Path> files = Files.list(tmp)) {
       assertEquals(List.of(), files.toList());
     }
   }
@@ -165,7 +169,7 @@ class RunDirectoryTest {
     TrainResult rest = new Trainer(config(run, 12).resumeFrom(run.resolve(Checkpoint.FILE_NAME)).build())
         .train(new TinyVit.Source(4));
     assertFalse(rest.stopped());
-    org.junit.jupiter.api.Assertions.assertArrayEquals(java.util.Arrays.copyOfRange(reference.losses(), 5, 12),
+    assertArrayEquals(Arrays.copyOfRange(reference.losses(), 5, 12),
         rest.losses(), 0f);
   }
 }

@@ -26,6 +26,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.twicing.codegen.emit.EmitOptions;
 import org.twicing.codegen.emit.OnnxEmitter;
+import org.twicing.codegen.train.CrossEntropy;
+import org.twicing.codegen.train.Optimizer;
 import org.twicing.codegen.train.TrainingGraphs;
 import org.twicing.codegen.train.TrainingSpec;
 import org.twicing.dsl.io.SafetensorsEntry;
@@ -231,8 +233,8 @@ class TrainerTest {
     new Trainer(config(model, run, 4).build()).train(new TinyVit.Source(4));
     byte[] good = Files.readAllBytes(run.resolve(Checkpoint.FILE_NAME));
     TrainerConfig cfg = config(model, run, 40).schedule(LrSchedule.constant(1e30)).checkpointEvery(2)
-        .spec(new TrainingSpec(org.twicing.codegen.train.CrossEntropy.defaults(),
-            new org.twicing.codegen.train.Optimizer.Sgd(0.0, 0.0), 0, 0)).build();
+        .spec(new TrainingSpec(CrossEntropy.defaults(),
+            new Optimizer.Sgd(0.0, 0.0), 0, 0)).build();
     Path other = tmp.resolve("other");
     TrainingDivergedException e = assertThrows(TrainingDivergedException.class,
         () -> new Trainer(TrainerConfig.builder(model).runDir(other).steps(40).seed(3).sessionOptions(ONE_THREAD)
@@ -323,8 +325,8 @@ class TrainerTest {
         () -> c.requireFits(softmax, TrainingSpec.defaults()));
     assertTrue(e2.getMessage().contains("attention is [twicing, twicing] in the checkpoint"), e2.getMessage());
     // Another optimizer: its state tensors are missing.
-    TrainingSpec sgd = new TrainingSpec(org.twicing.codegen.train.CrossEntropy.defaults(),
-        new org.twicing.codegen.train.Optimizer.Sgd(0.9, 0), 0, 0);
+    TrainingSpec sgd = new TrainingSpec(CrossEntropy.defaults(),
+        new Optimizer.Sgd(0.9, 0), 0, 0);
     CheckpointMismatchException e3 = assertThrows(CheckpointMismatchException.class,
         () -> new Trainer(config(TinyVit.model(), run, 4).spec(sgd).resumeFrom(file).build())
             .train(new TinyVit.Source(4)));

@@ -35,6 +35,7 @@ import org.twicing.codegen.emit.EmitOptions;
 import org.twicing.codegen.emit.ModelArtifacts;
 import org.twicing.codegen.emit.ModelWriter;
 import org.twicing.codegen.emit.OnnxEmitter;
+import org.twicing.codegen.inspect.ModelSummary;
 import org.twicing.codegen.train.TrainingSpec;
 import org.twicing.dsl.ir.GraphBuilder;
 import org.twicing.dsl.ir.Value;
@@ -356,7 +357,7 @@ class GeneratedBindingsTest {
   /** The model name a binding reports for a foreign file (graph name, else file name). */
   private static final class BindingGeneratorNames {
     static String modelName(Path onnx) throws IOException {
-      var m = org.twicing.codegen.inspect.ModelSummary.readModel(onnx);
+      var m = ModelSummary.readModel(onnx);
       return m.getGraph().getName().isBlank() ? "tiny_torch" : m.getGraph().getName();
     }
   }

@@ -39,6 +39,7 @@ import org.twicing.runtime.train.Batch;
 import org.twicing.runtime.train.BatchSource;
 import org.twicing.runtime.train.Checkpoint;
 import org.twicing.runtime.train.LrSchedule;
+import picocli.CommandLine;
 
 /**
  * Generated trainers and {@code twicing train} share one checkpoint format: a {@code twicing train} checkpoint
@@ -55,7 +56,7 @@ class GeneratedTrainerResumeTest {
   record Result(int code, String out, String err) { }
 
   static Result twicing(String... args) {
-    picocli.CommandLine cl = TwicingCli.commandLine();
+    CommandLine cl = TwicingCli.commandLine();
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
     cl.setOut(new PrintWriter(out, true));

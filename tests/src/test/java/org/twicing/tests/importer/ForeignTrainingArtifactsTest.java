@@ -1,5 +1,6 @@
 package org.twicing.tests.importer;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -115,7 +116,7 @@ class ForeignTrainingArtifactsTest {
    * float64, so for them only the step's bound (lr, plus decay) is checked; all others must match closely.
    */
   static void assertAdamStep(Tensor next, Tensor expected, Tensor grad, Tensor before, String what) {
-    org.junit.jupiter.api.Assertions.assertArrayEquals(expected.shape(), next.shape(), what);
+    assertArrayEquals(expected.shape(), next.shape(), what);
     int checked = 0;
     for (int i = 0; i < next.size(); i++) {
       if (Math.abs(grad.get(i)) < 1e-9) {

@@ -11,6 +11,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -37,6 +38,7 @@ import org.twicing.models.data.FashionMnistSubset;
 import org.twicing.runtime.train.Checkpoint;
 import org.twicing.runtime.train.MetricsLog;
 import org.twicing.tests.support.OnnxChecker;
+import picocli.CommandLine;
 
 /**
  * {@code twicing emit --onnx} and {@code twicing train --onnx} on a Fashion-MNIST MLP exported by PyTorch, in
@@ -53,7 +55,7 @@ class ForeignTrainingCliTest {
   record Result(int code, String out, String err) { }
 
   static Result run(String... args) {
-    picocli.CommandLine cl = TwicingCli.commandLine();
+    CommandLine cl = TwicingCli.commandLine();
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
     cl.setOut(new PrintWriter(out, true));
@@ -205,6 +207,6 @@ class ForeignTrainingCliTest {
   }
 
   private static String[] concat(String[]... parts) {
-    return java.util.Arrays.stream(parts).flatMap(java.util.Arrays::stream).toArray(String[]::new);
+    return Arrays.stream(parts).flatMap(Arrays::stream).toArray(String[]::new);
   }
 }

@@ -1,5 +1,8 @@
 package org.twicing.tests.models;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -93,7 +96,7 @@ class ApplyGraphTest {
       }
       applyFeeds.put(g, new Tensor(DType.FLOAT32, p.shape(), mean));
     }
-    org.junit.jupiter.api.Assertions.assertTrue(Math.sqrt(sumSq) > 2 * spec.clipNorm(),
+    assertTrue(Math.sqrt(sumSq) > 2 * spec.clipNorm(),
         "the gradient norm " + Math.sqrt(sumSq) + " should exceed the clip threshold, so clipping is exercised");
     applyFeeds.put(TrainingGraphs.LR, lr);
     applyFeeds.put(TrainingGraphs.STEP, step);
@@ -110,8 +113,8 @@ class ApplyGraphTest {
   private static Map<String, Tensor> shardGrads(Graph grads, TaskModel model, StateDict w, Tensor x, Tensor y,
       int from, int to) {
     int n = to - from;
-    double[] px = java.util.Arrays.copyOfRange(x.toDoubles(), from * 64, to * 64);
-    double[] lab = java.util.Arrays.copyOfRange(y.toDoubles(), from, to);
+    double[] px = Arrays.copyOfRange(x.toDoubles(), from * 64, to * 64);
+    double[] lab = Arrays.copyOfRange(y.toDoubles(), from, to);
     Map<String, Tensor> feeds = new LinkedHashMap<>(w.asMap());
     feeds.put(model.inputName(), new Tensor(DType.FLOAT32, new long[] {n, 1, 8, 8}, px));
     feeds.put(TrainingGraphs.LABELS, new Tensor(DType.INT64, new long[] {n}, lab));

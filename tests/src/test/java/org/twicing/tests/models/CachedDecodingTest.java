@@ -2,6 +2,7 @@ package org.twicing.tests.models;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.HashMap;
@@ -90,7 +91,7 @@ class CachedDecodingTest {
     Gpt model = (Gpt) Zoo.build("lm-tiny", PresetOptions.defaults().withAttention("twicing3")
         .withTwicingLayers("all"));
     assertTrue(!model.supportsCachedDecoding());
-    UnsupportedOperationException e = org.junit.jupiter.api.Assertions.assertThrows(
+    UnsupportedOperationException e = assertThrows(
         UnsupportedOperationException.class, () -> DecodeGraph.build(model, StateDict.initialize(model, 0)));
     assertTrue(e.getMessage().contains("twicing3"), e.getMessage());
   }

@@ -25,6 +25,7 @@ import org.twicing.dsl.nn.Mlp;
 import org.twicing.dsl.nn.Param;
 import org.twicing.dsl.nn.StateDict;
 import org.twicing.dsl.nn.TaskModel;
+import org.twicing.dsl.ops.Ops;
 import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
@@ -60,7 +61,7 @@ class CustomArchitectureTest {
 
     @Override
     public Value logits(Forward f, Value tokens) {
-      Value x = org.twicing.dsl.ops.Ops.add(embed.forward(f, tokens), f.param(p("pos")));
+      Value x = Ops.add(embed.forward(f, tokens), f.param(p("pos")));
       for (Block b : blocks) {
         x = b.forward(f, x, null);
       }

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.nio.Buffer;
+import java.nio.LongBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -264,8 +266,8 @@ class DropoutTest {
         .finalArtifacts(false);
   }
 
-  private static Tensor tokens(java.nio.Buffer buf, long[] shape) {
-    java.nio.LongBuffer lb = (java.nio.LongBuffer) buf;
+  private static Tensor tokens(Buffer buf, long[] shape) {
+    LongBuffer lb = (LongBuffer) buf;
     double[] d = new double[lb.remaining()];
     for (int i = 0; i < d.length; i++) {
       d[i] = lb.get(i);

@@ -19,6 +19,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -36,6 +37,7 @@ import org.twicing.codegen.onnx.OnnxProtos.TensorProto;
 import org.twicing.codegen.onnx.OnnxProtos.TrainingInfoProto;
 import org.twicing.codegen.train.TrainingSpec;
 import org.twicing.dsl.nn.AttentionKind;
+import org.twicing.dsl.nn.Gpt;
 import org.twicing.dsl.nn.Param;
 import org.twicing.dsl.nn.StateDict;
 import org.twicing.dsl.nn.TaskModel;
@@ -75,7 +77,7 @@ class EmittedPresetsTest {
     long tEmit = System.nanoTime();
 
     Map<String, byte[]> files = new LinkedHashMap<>();
-    List<String> names = model instanceof org.twicing.dsl.nn.Gpt gpt && gpt.supportsCachedDecoding()
+    List<String> names = model instanceof Gpt gpt && gpt.supportsCachedDecoding()
         ? List.of(ModelArtifacts.MODEL, ModelArtifacts.GRADS, ModelArtifacts.TRAIN_STEP, ModelArtifacts.DECODE)
         : List.of(ModelArtifacts.MODEL, ModelArtifacts.GRADS, ModelArtifacts.TRAIN_STEP);
     for (String name : names) {
@@ -86,7 +88,7 @@ class EmittedPresetsTest {
     }
     try (Stream<Path> listing = Files.list(first)) {
       assertEquals(Set.copyOf(names),
-          listing.map(p -> p.getFileName().toString()).collect(java.util.stream.Collectors.toSet()),
+          listing.map(p -> p.getFileName().toString()).collect(Collectors.toSet()),
           "emitted files (no external data, no leftovers)");
     }
 

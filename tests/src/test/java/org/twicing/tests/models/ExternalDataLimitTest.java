@@ -9,6 +9,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -81,7 +83,7 @@ class ExternalDataLimitTest {
       assertEquals(large, a.getDataLocation() == TensorProto.DataLocation.EXTERNAL, a.getName());
       if (large) {
         moved++;
-        Map<String, String> where = new java.util.HashMap<>();
+        Map<String, String> where = new HashMap<>();
         for (StringStringEntryProto e : a.getExternalDataList()) {
           where.put(e.getKey(), e.getValue());
         }
@@ -89,7 +91,7 @@ class ExternalDataLimitTest {
         int offset = Integer.parseInt(where.get("offset"));
         int length = Integer.parseInt(where.get("length"));
         assertEquals(0, offset % 64, a.getName() + " offset is 64-byte aligned");
-        assertArrayEquals(b.getRawData().toByteArray(), java.util.Arrays.copyOfRange(file, offset, offset + length),
+        assertArrayEquals(b.getRawData().toByteArray(), Arrays.copyOfRange(file, offset, offset + length),
             a.getName() + " bytes in model.onnx.data");
       } else {
         assertEquals(b, a);

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.twicing.dsl.ops.Ops.mul;
 import static org.twicing.dsl.ops.Ops.reduceSum;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.twicing.codegen.autodiff.Autodiff;
 import org.twicing.codegen.emit.EmitOptions;
 import org.twicing.codegen.emit.ModelArtifacts;
+import org.twicing.codegen.train.TrainingSpec;
 import org.twicing.dsl.eval.Evaluator;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.GraphBuilder;
@@ -113,13 +116,13 @@ class LearnedTwicingTest {
         .toList();
     assertEquals(List.of("transformer.h.2.attn.twicing_weight", "transformer.h.3.attn.twicing_weight"), weights);
     assertTrue(lm.parameters().stream().filter(p -> p.name().endsWith("twicing_weight")).noneMatch(p -> p.decay()));
-    java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("learned");
-    ModelArtifacts.writeAll(lm, StateDict.initialize(lm, 0), org.twicing.codegen.train.TrainingSpec.defaults(), dir,
+    Path dir = Files.createTempDirectory("learned");
+    ModelArtifacts.writeAll(lm, StateDict.initialize(lm, 0), TrainingSpec.defaults(), dir,
         EmitOptions.defaults());
     for (String f : List.of("model.onnx", "grads.onnx", "train_step.onnx")) {
-      OnnxChecker.check(java.nio.file.Files.readAllBytes(dir.resolve(f)));
+      OnnxChecker.check(Files.readAllBytes(dir.resolve(f)));
     }
-    assertNotEquals(true, java.nio.file.Files.exists(dir.resolve("decode.onnx")),
+    assertNotEquals(true, Files.exists(dir.resolve("decode.onnx")),
         "no exact cache for a learned weight: decode.onnx is skipped");
   }
 }

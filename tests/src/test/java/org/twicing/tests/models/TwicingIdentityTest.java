@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Map;
 import java.util.Random;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.twicing.dsl.eval.Evaluator;
 import org.twicing.dsl.ir.Graph;
@@ -124,7 +125,7 @@ class TwicingIdentityTest {
   }
 
   /** {@code op(A_m)·V_m} for every (b, h) as a [B, H, N, D] tensor. */
-  static Tensor apply(Tensor a, Tensor v, java.util.function.UnaryOperator<double[][]> op) {
+  static Tensor apply(Tensor a, Tensor v, UnaryOperator<double[][]> op) {
     double[] out = new double[B * H * N * D];
     for (int m = 0; m < B * H; m++) {
       double[][] r = matmul(op.apply(matrix(a, m, N, N)), matrix(v, m, N, D));

@@ -17,6 +17,8 @@ import java.util.TreeSet;
 import java.util.function.BiConsumer;
 import java.util.function.BinaryOperator;
 import java.util.function.Consumer;
+import java.util.function.DoubleSupplier;
+import java.util.function.DoubleUnaryOperator;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
@@ -24,6 +26,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 import org.twicing.codegen.emit.EmitOptions;
 import org.twicing.codegen.emit.OnnxEmitter;
+import org.twicing.codegen.onnx.OnnxProtos;
 import org.twicing.dsl.eval.Evaluator;
 import org.twicing.dsl.ir.Attr;
 import org.twicing.dsl.ir.Attributes;
@@ -87,7 +90,7 @@ class OpParityTest {
     return (r, s) -> fill(DType.BOOL, s, () -> r.nextBoolean() ? 1 : 0);
   }
 
-  private static Tensor fill(DType dtype, long[] shape, java.util.function.DoubleSupplier f) {
+  private static Tensor fill(DType dtype, long[] shape, DoubleSupplier f) {
     double[] d = new double[Math.toIntExact(Tensor.numel(shape))];
     for (int i = 0; i < d.length; i++) {
       d[i] = f.getAsDouble();
@@ -95,7 +98,7 @@ class OpParityTest {
     return new Tensor(dtype, shape, d).roundedToDType();
   }
 
-  private static Tensor map(Tensor t, java.util.function.DoubleUnaryOperator f) {
+  private static Tensor map(Tensor t, DoubleUnaryOperator f) {
     double[] d = t.toDoubles();
     for (int i = 0; i < d.length; i++) {
       d[i] = f.applyAsDouble(d[i]);
@@ -583,7 +586,6 @@ class OpParityTest {
   }
 
   private static final long[] S1 = {1, 1};
-  private static final long[] P0 = {0, 0, 0, 0};
 
   /** The ops added for imported models, with the variants exporters produce. */
   private static void widenedOpCases(List<Case> cs) {
@@ -854,7 +856,7 @@ class OpParityTest {
       byte[] bytes = OnnxEmitter.emit(graph, EmitOptions.builder().opset(opset).build()).toByteArray();
       OnnxChecker.check(bytes);
       Map<String, Integer> n = new LinkedHashMap<>();
-      for (var node : org.twicing.codegen.onnx.OnnxProtos.ModelProto.parseFrom(bytes).getGraph().getNodeList()) {
+      for (var node : OnnxProtos.ModelProto.parseFrom(bytes).getGraph().getNodeList()) {
         n.merge(node.getOpType(), 1, Integer::sum);
         if (node.getOpType().equals("ReduceMean")) {
           // Opset 18 takes ReduceMean's axes as an input (also inside the lowered BatchNormalization).
@@ -892,7 +894,7 @@ class OpParityTest {
     byte[] bytes = OnnxEmitter.emit(g.build(), EmitOptions.defaults()).toByteArray();
     OnnxChecker.check(bytes);
     List<Integer> pools = new ArrayList<>();
-    for (var n : org.twicing.codegen.onnx.OnnxProtos.ModelProto.parseFrom(bytes).getGraph().getNodeList()) {
+    for (var n : OnnxProtos.ModelProto.parseFrom(bytes).getGraph().getNodeList()) {
       if (n.getOpType().equals("MaxPool")) {
         pools.add(n.getOutputCount());
       }

@@ -5,12 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.TreeSet;
 import java.util.concurrent.Future;
+import java.util.function.Function;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -120,7 +123,7 @@ class AdamWParityTest {
 
     Map<String, String> names = new LinkedHashMap<>();
     ortResult.keySet().forEach(k -> names.put(k, k));
-    assertEquals(new java.util.TreeSet<>(names.keySet()), new java.util.TreeSet<>(torch.keySet()),
+    assertEquals(new TreeSet<>(names.keySet()), new TreeSet<>(torch.keySet()),
         "reference outputs");
     Map<String, String> strict = new LinkedHashMap<>(names);
     if (adamw) {
@@ -175,7 +178,7 @@ class AdamWParityTest {
    */
   static Map<String, Tensor> train(TaskModel model, Optimizer opt, StateDict w, Map<String, Tensor> inputs,
       double lr, List<Map<String, Tensor>> history,
-      java.util.function.Function<Map<String, Tensor>, Map<String, Tensor>> runner) {
+      Function<Map<String, Tensor>, Map<String, Tensor>> runner) {
     Map<String, Tensor> state = new LinkedHashMap<>(w.asMap());
     for (Param p : model.parameters()) {
       for (String s : opt.stateNames()) {
@@ -228,10 +231,10 @@ class AdamWParityTest {
       Tensor a = actual.get(p.name());
       Tensor b = expected.get(p.name());
       boolean[] wellConditioned = new boolean[a.size()];
-      java.util.Arrays.fill(wellConditioned, true);
+      Arrays.fill(wellConditioned, true);
       // Entries whose gradient was exactly zero in every step (e.g. rows of unused positions) carry no noise.
       boolean[] zeroGradient = new boolean[a.size()];
-      java.util.Arrays.fill(zeroGradient, true);
+      Arrays.fill(zeroGradient, true);
       for (int k = 0; k < STEPS; k++) {
         Tensor v = history.get(k).get(p.name() + ".exp_avg_sq");
         double bc2 = 1 - Math.pow(BETA2, k + 1);

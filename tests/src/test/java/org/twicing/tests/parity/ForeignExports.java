@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -52,7 +53,7 @@ final class ForeignExports {
   /** The float64 tensors of a reference file, with the {@code .f32}/{@code .f64} suffix {@code tag} removed. */
   static Map<String, Tensor> reference(Path file, String tag) throws IOException {
     Map<String, Tensor> all = Safetensors.read(file).tensors();
-    Map<String, Tensor> out = new java.util.LinkedHashMap<>();
+    Map<String, Tensor> out = new LinkedHashMap<>();
     all.forEach((k, v) -> {
       if (k.endsWith("." + tag)) {
         out.put(k.substring(0, k.length() - tag.length() - 1), v);
@@ -64,7 +65,7 @@ final class ForeignExports {
   /** The reference tensors without a precision suffix (the float64 AdamW results). */
   static Map<String, Tensor> untagged(Path file) throws IOException {
     Map<String, Tensor> all = Safetensors.read(file).tensors();
-    Map<String, Tensor> out = new java.util.LinkedHashMap<>();
+    Map<String, Tensor> out = new LinkedHashMap<>();
     all.forEach((k, v) -> {
       if (!k.endsWith(".f32") && !k.endsWith(".f64")) {
         out.put(k, v);

@@ -5,13 +5,21 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Random;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -36,6 +44,13 @@ import org.twicing.dsl.nn.StateDict;
 import org.twicing.dsl.nn.TaskModel;
 import org.twicing.dsl.nn.VisionTransformer;
 import org.twicing.dsl.types.Tensor;
+import org.twicing.models.cli.TwicingCli;
+import org.twicing.models.data.FashionMnist;
+import org.twicing.models.data.IdxFile;
+import org.twicing.models.data.LabeledImages;
+import org.twicing.models.training.ForeignModelSpec;
+import org.twicing.runtime.train.Checkpoint;
+import picocli.CommandLine;
 
 /**
  * Foreign transformers: the reference ViT (timm layout) and GPT (nanoGPT layout) of {@code torch_reference.py},
@@ -132,7 +147,7 @@ class ForeignTransformerParityTest {
   static void cleanUp() throws IOException {
     if (root != null) {
       try (var files = Files.walk(root)) {
-        files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
       }
     }
   }
@@ -141,14 +156,14 @@ class ForeignTransformerParityTest {
   static Tensor firstExample(Tensor t) {
     long[] shape = t.shape().clone();
     shape[0] = 1;
-    return new Tensor(t.dtype(), shape, java.util.Arrays.copyOf(t.toDoubles(), (int) Tensor.numel(shape)));
+    return new Tensor(t.dtype(), shape, Arrays.copyOf(t.toDoubles(), (int) Tensor.numel(shape)));
   }
 
   static Graph imported(Fixture f, String variant) {
     try {
       return OnnxImporter.read(f.onnx(variant)).graph();
     } catch (IOException e) {
-      throw new java.io.UncheckedIOException(e);
+      throw new UncheckedIOException(e);
     }
   }
 
@@ -245,8 +260,8 @@ class ForeignTransformerParityTest {
       names.put("pixels.grad", "pixels.grad");
     }
     assertEquals(f.reference(torchVariant(variant), "f64").keySet().stream().filter(k -> !k.equals("logits"))
-        .collect(java.util.stream.Collectors.toCollection(java.util.TreeSet::new)),
-        new java.util.TreeSet<>(names.keySet()), "every torch parameter has an imported gradient, and no more");
+        .collect(Collectors.toCollection(TreeSet::new)),
+        new TreeSet<>(names.keySet()), "every torch parameter has an imported gradient, and no more");
     String label = "grads " + kind + " " + variant;
     ParityFixtures.compare(label + " (ORT f32 vs torch f32)", names, ort, f.reference(torchVariant(variant), "f32"),
         TOL_F32);
@@ -264,11 +279,11 @@ class ForeignTransformerParityTest {
     byte[] step = Files.readAllBytes(emitArtifacts(m, spec).resolve(ModelArtifacts.TRAIN_STEP));
     Map<String, Tensor> torch = ForeignExports.untagged(f.dir().resolve(torchVariant(variant) + ".ref.safetensors"));
     String label = "train_step " + kind + " " + variant;
-    List<Map<String, Tensor>> history = new java.util.ArrayList<>();
+    List<Map<String, Tensor>> history = new ArrayList<>();
     Map<String, Tensor> ort = AdamWParityTest.train(m, spec.optimizer(), m.weights(), f.inputs(), LR, history,
         feeds -> ParityFixtures.ort(step, feeds));
     Map<String, String> all = ParityFixtures.same(ort.keySet());
-    assertEquals(new java.util.TreeSet<>(all.keySet()), new java.util.TreeSet<>(torch.keySet()),
+    assertEquals(new TreeSet<>(all.keySet()), new TreeSet<>(torch.keySet()),
         "losses, parameters and AdamW moments");
     Map<String, String> moments = new LinkedHashMap<>(all);
     m.parameters().forEach(p -> moments.remove(p.name()));
@@ -278,7 +293,7 @@ class ForeignTransformerParityTest {
     // export's float32 constants perturb gradients by ~1e-8 and Adam turns that into up to lr on entries whose
     // gradient is near zero.
     Graph graph = TrainingGraphs.trainStep(m, m.weights(), spec);
-    List<Map<String, Tensor>> exactHistory = new java.util.ArrayList<>();
+    List<Map<String, Tensor>> exactHistory = new ArrayList<>();
     Map<String, Tensor> exact = AdamWParityTest.train(m, spec.optimizer(), m.weights(), f.inputs(), LR,
         exactHistory, feeds -> Evaluator.runFloat64(graph, feeds));
     ParityFixtures.compare(label + " (evaluator f64) losses, moments", moments, exact, torch, TOL_ADAM_F64);
@@ -289,11 +304,11 @@ class ForeignTransformerParityTest {
   /** Output and exit code of one in-process CLI run. */
   record Cli(int code, String out, String err) {
     static Cli run(String... args) {
-      picocli.CommandLine cl = org.twicing.models.cli.TwicingCli.commandLine();
-      java.io.StringWriter out = new java.io.StringWriter();
-      java.io.StringWriter err = new java.io.StringWriter();
-      cl.setOut(new java.io.PrintWriter(out, true));
-      cl.setErr(new java.io.PrintWriter(err, true));
+      CommandLine cl = TwicingCli.commandLine();
+      StringWriter out = new StringWriter();
+      StringWriter err = new StringWriter();
+      cl.setOut(new PrintWriter(out, true));
+      cl.setErr(new PrintWriter(err, true));
       return new Cli(cl.execute(args), out.toString(), err.toString());
     }
   }
@@ -318,12 +333,12 @@ class ForeignTransformerParityTest {
     assertTrue(keep.out().contains("softmax (kept)") && !keep.out().contains("rewrote"), keep.out());
     Cli bad = Cli.run("emit", "--onnx", f.onnx("softmax").toString(), "--attention", "twicing3", "--out",
         out.toString());
-    assertEquals(org.twicing.models.cli.TwicingCli.EXIT_USAGE, bad.code(), bad.out() + bad.err());
+    assertEquals(TwicingCli.EXIT_USAGE, bad.code(), bad.out() + bad.err());
     assertTrue(bad.err().contains("--attention 'twicing3' is not supported on an imported model"), bad.err());
     // The run's model string carries the choice, so --resume, eval and predict rebuild the same graph.
-    org.twicing.models.training.ForeignModelSpec spec = new org.twicing.models.training.ForeignModelSpec(
+    ForeignModelSpec spec = new ForeignModelSpec(
         f.onnx("softmax"), null, null).withAttention("twicing");
-    assertEquals(spec, org.twicing.models.training.ForeignModelSpec.parse(spec.encode()));
+    assertEquals(spec, ForeignModelSpec.parse(spec.encode()));
     assertTrue(spec.load().config().get("attention").startsWith("rewrote 2 "), "the reloaded model is rewritten");
   }
 
@@ -331,37 +346,37 @@ class ForeignTransformerParityTest {
   void trainOnnxWithAttentionTwicingTrainsTheRewrittenModelAndResumesIt() throws IOException {
     Fixture f = FIXTURES.get("vit");
     Path data = Files.createTempDirectory(root, "fmnist");
-    org.twicing.models.data.FashionMnist bundled = org.twicing.models.data.FashionMnist.loadBundledSubset();
-    writeFirst(bundled.train(), 32, data, org.twicing.models.data.FashionMnist.TRAIN_IMAGES,
-        org.twicing.models.data.FashionMnist.TRAIN_LABELS);
-    writeFirst(bundled.test(), 16, data, org.twicing.models.data.FashionMnist.TEST_IMAGES,
-        org.twicing.models.data.FashionMnist.TEST_LABELS);
+    FashionMnist bundled = FashionMnist.loadBundledSubset();
+    writeFirst(bundled.train(), 32, data, FashionMnist.TRAIN_IMAGES,
+        FashionMnist.TRAIN_LABELS);
+    writeFirst(bundled.test(), 16, data, FashionMnist.TEST_IMAGES,
+        FashionMnist.TEST_LABELS);
     Path run = root.resolve("vit-twicing-run");
     Cli r = Cli.run("train", "--onnx", f.onnx("softmax").toString(), "--attention", "twicing", "--data-dir",
         data.toString(), "--steps", "4", "--stop-at", "2", "--batch", "8", "--eval-every", "2", "--threads", "2",
         "--out", run.toString());
     assertEquals(0, r.code(), r.out() + r.err());
     assertTrue(r.out().contains("rewrote 2 softmax attention sites (8 heads) into twicing"), r.out());
-    org.twicing.runtime.train.Checkpoint c = org.twicing.runtime.train.Checkpoint.read(
-        run.resolve(org.twicing.runtime.train.Checkpoint.FILE_NAME));
+    Checkpoint c = Checkpoint.read(
+        run.resolve(Checkpoint.FILE_NAME));
     assertTrue(c.meta("twicing.run.preset").endsWith("attention=twicing"), c.meta("twicing.run.preset"));
     Cli resumed = Cli.run("train", "--resume", run.toString(), "--threads", "2");
     assertEquals(0, resumed.code(), resumed.out() + resumed.err());
     assertTrue(resumed.out().contains("rewrote 2 softmax attention sites (8 heads) into twicing"), resumed.out());
-    assertEquals(4, org.twicing.runtime.train.Checkpoint.read(run.resolve(
-        org.twicing.runtime.train.Checkpoint.FILE_NAME)).step());
+    assertEquals(4, Checkpoint.read(run.resolve(
+        Checkpoint.FILE_NAME)).step());
   }
 
-  private static void writeFirst(org.twicing.models.data.LabeledImages all, int n, Path dir, String images,
+  private static void writeFirst(LabeledImages all, int n, Path dir, String images,
       String labels) throws IOException {
     int[] idx = new int[n];
     for (int i = 0; i < n; i++) {
       idx[i] = i * (all.size() / n);
     }
-    org.twicing.models.data.LabeledImages sub = all.select(idx, "first " + n);
-    org.twicing.models.data.IdxFile.write(dir.resolve(images + ".gz"), org.twicing.models.data.IdxFile.IMAGES_MAGIC,
+    LabeledImages sub = all.select(idx, "first " + n);
+    IdxFile.write(dir.resolve(images + ".gz"), IdxFile.IMAGES_MAGIC,
         new int[] {n, 28, 28}, sub.rawPixels(), true);
-    org.twicing.models.data.IdxFile.write(dir.resolve(labels + ".gz"), org.twicing.models.data.IdxFile.LABELS_MAGIC,
+    IdxFile.write(dir.resolve(labels + ".gz"), IdxFile.LABELS_MAGIC,
         new int[] {n}, sub.rawLabels(), true);
   }
 

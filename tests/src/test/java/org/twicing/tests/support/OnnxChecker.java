@@ -1,5 +1,7 @@
 package org.twicing.tests.support;
 
+import static org.bytedeco.onnx.global.onnx.ParseProtoFromBytes;
+
 import com.google.protobuf.InvalidProtocolBufferException;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,7 +35,7 @@ public final class OnnxChecker {
   public static void runOfficialChecker(byte[] modelBytes) {
     try (org.bytedeco.onnx.ModelProto m = new org.bytedeco.onnx.ModelProto();
         BytePointer p = new BytePointer(modelBytes)) {
-      if (!org.bytedeco.onnx.global.onnx.ParseProtoFromBytes(m, p, modelBytes.length)) {
+      if (!ParseProtoFromBytes(m, p, modelBytes.length)) {
         throw new AssertionError("ONNX checker: the " + modelBytes.length + " bytes do not parse as a ModelProto");
       }
       try {

@@ -5,11 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.protobuf.InvalidProtocolBufferException;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.opentest4j.TestAbortedException;
 import org.twicing.codegen.emit.EmitOptions;
 import org.twicing.codegen.emit.OnnxEmitter;
 import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
@@ -105,7 +107,7 @@ class SupportSelfTest {
     try {
       System.clearProperty(References.PROPERTY);
       References.assume(true, () -> "never built");
-      assertThrows(org.opentest4j.TestAbortedException.class, () -> References.assume(false, () -> "no torch"));
+      assertThrows(TestAbortedException.class, () -> References.assume(false, () -> "no torch"));
       System.setProperty(References.PROPERTY, "true");
       References.assume(true, () -> "never built");
       AssertionError e = assertThrows(AssertionError.class, () -> References.assume(false, () -> "no torch"));
@@ -130,7 +132,7 @@ class SupportSelfTest {
   private static ModelProto parse(byte[] b) {
     try {
       return ModelProto.parseFrom(b);
-    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+    } catch (InvalidProtocolBufferException e) {
       throw new AssertionError(e);
     }
   }

@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -160,7 +161,6 @@ class WebExportBrowserTest {
     JsonObject manifest = JsonParser.parseString(Files.readString(site.resolve(WebSite.MANIFEST))).getAsJsonObject();
     JsonObject samples = manifest.getAsJsonObject("samples");
     long[] imageShape = longs(samples.getAsJsonArray("shape"));
-    int per = (int) Tensor.numel(imageShape);
     float[] x = floats(site.resolve(WebSite.SAMPLES));
     long[] labels = longs(samples.getAsJsonArray("labels"));
 
@@ -187,7 +187,7 @@ class WebExportBrowserTest {
     }
     byte[] step = Files.readAllBytes(site.resolve(ModelArtifacts.TRAIN_STEP));
     Tensor batch = floatTensor(batchShape, x, 0);
-    Tensor y = Tensor.longs(java.util.Arrays.copyOf(labels, b));
+    Tensor y = Tensor.longs(Arrays.copyOf(labels, b));
     double[] javaLosses = new double[5];
     for (int k = 0; k < 5; k++) {
       Map<String, Tensor> feeds = new LinkedHashMap<>(state);
