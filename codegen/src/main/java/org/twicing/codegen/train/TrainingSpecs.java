@@ -1,14 +1,19 @@
 package org.twicing.codegen.train;
 
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import com.google.gson.JsonPrimitive;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import org.twicing.codegen.emit.MetadataKeys;
 
 /**
- * Writes a {@link TrainingSpec} as one line of {@code key=value} pairs (as stored in checkpoint metadata) and reads
- * it back exactly, e.g. {@code optimizer=adamw;beta1=0.9;beta2=0.999;eps=1.0E-8;weight_decay=0.05;
- * label_smoothing=0.0;ignore_index=-100;clip_norm=0.0;dropout_seed=0}.
+ * Writes a {@link TrainingSpec} as a JSON object (as stored in checkpoint and model metadata) and reads it back
+ * exactly, e.g. {@code {"optimizer":"adamw","beta1":0.9,"beta2":0.999,"eps":1.0E-8,"weight_decay":0.05,
+ * "label_smoothing":0.0,"ignore_index":-100,"clip_norm":0.0,"dropout_seed":0}}. Files written before the JSON form
+ * hold the same keys as one line of {@code key=value} pairs separated by {@code ;}, which {@link #decode} still reads.
  */
 public final class TrainingSpecs {
   /** Metadata key under which checkpoints and training-step models record the encoded spec. */
@@ -16,33 +21,39 @@ public final class TrainingSpecs {
 
   private TrainingSpecs() { }
 
-  /** The one-line form of {@code spec}. */
+  /** The JSON form of {@code spec}. */
   public static String encode(TrainingSpec spec) {
-    StringBuilder sb = new StringBuilder();
+    JsonObject o = new JsonObject();
     if (spec.optimizer() instanceof Optimizer.AdamW a) {
-      sb.append("optimizer=adamw;beta1=").append(a.beta1()).append(";beta2=").append(a.beta2()).append(";eps=")
-          .append(a.eps()).append(";weight_decay=").append(a.weightDecay());
-    } else if (spec.optimizer() instanceof Optimizer.Sgd s) {
-      sb.append("optimizer=sgd;momentum=").append(s.momentum()).append(";weight_decay=").append(s.weightDecay());
+      o.addProperty("optimizer", "adamw");
+      o.addProperty("beta1", a.beta1());
+      o.addProperty("beta2", a.beta2());
+      o.addProperty("eps", a.eps());
+      o.addProperty("weight_decay", a.weightDecay());
+    } else if (spec.optimizer() instanceof Optimizer.Sgd sgd) {
+      o.addProperty("optimizer", "sgd");
+      o.addProperty("momentum", sgd.momentum());
+      o.addProperty("weight_decay", sgd.weightDecay());
     } else {
       throw new IllegalArgumentException("unknown optimizer " + spec.optimizer());
     }
-    sb.append(";label_smoothing=").append(spec.loss().labelSmoothing()).append(";ignore_index=")
-        .append(spec.loss().ignoreIndex()).append(";clip_norm=").append(spec.clipNorm()).append(";dropout_seed=")
-        .append(spec.dropoutSeed());
-    return sb.toString();
+    o.addProperty("label_smoothing", spec.loss().labelSmoothing());
+    o.addProperty("ignore_index", spec.loss().ignoreIndex());
+    o.addProperty("clip_norm", spec.clipNorm());
+    o.addProperty("dropout_seed", spec.dropoutSeed());
+    return o.toString();
   }
 
-  /** Reads {@link #encode}'s output; {@code origin} (a file) is named in errors. */
+  /** A one-line description for people, e.g. in errors: the optimizer, then the loss and clipping settings. */
+  public static String describe(TrainingSpec spec) {
+    return spec.optimizer().describe() + ", label_smoothing=" + spec.loss().labelSmoothing() + ", ignore_index="
+        + spec.loss().ignoreIndex() + ", clip_norm=" + spec.clipNorm() + ", dropout_seed=" + spec.dropoutSeed();
+  }
+
+  /** Reads {@link #encode}'s output, or the older {@code key=value;...} form; {@code origin} (a file) is named in errors. */
   public static TrainingSpec decode(String text, String origin) {
-    Map<String, String> kv = new LinkedHashMap<>();
-    for (String part : text.split(";")) {
-      int eq = part.indexOf('=');
-      if (eq > 0) {
-        kv.put(part.substring(0, eq).trim(), part.substring(eq + 1).trim());
-      }
-    }
     try {
+      Map<String, String> kv = fields(text);
       String opt = req(kv, "optimizer").toLowerCase(Locale.ROOT);
       Optimizer optimizer = switch (opt) {
         case "adamw" -> new Optimizer.AdamW(d(kv, "beta1"), d(kv, "beta2"), d(kv, "eps"), d(kv, "weight_decay"));
@@ -55,6 +66,29 @@ public final class TrainingSpecs {
       throw new IllegalArgumentException(origin + ": cannot read the training spec '" + text + "': "
           + e.getMessage(), e);
     }
+  }
+
+  /** The spec's keys and values as text, from the JSON object or from the older {@code k=v;k=v} line. */
+  private static Map<String, String> fields(String text) {
+    Map<String, String> kv = new LinkedHashMap<>();
+    String t = text.trim();
+    if (t.startsWith("{")) {
+      for (Map.Entry<String, JsonElement> e : JsonParser.parseString(t).getAsJsonObject().entrySet()) {
+        if (!e.getValue().isJsonPrimitive()) {
+          throw new IllegalArgumentException("'" + e.getKey() + "' is not a number or a string");
+        }
+        JsonPrimitive p = e.getValue().getAsJsonPrimitive();
+        kv.put(e.getKey(), p.isNumber() ? p.getAsNumber().toString() : p.getAsString());
+      }
+      return kv;
+    }
+    for (String part : t.split(";")) {
+      int eq = part.indexOf('=');
+      if (eq > 0) {
+        kv.put(part.substring(0, eq).trim(), part.substring(eq + 1).trim());
+      }
+    }
+    return kv;
   }
 
   private static double d(Map<String, String> kv, String key) {

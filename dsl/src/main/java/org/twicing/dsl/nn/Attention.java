@@ -2,6 +2,8 @@ package org.twicing.dsl.nn;
 
 import static org.twicing.dsl.ops.Ops.*;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Tensor;
@@ -156,7 +158,7 @@ public final class Attention extends Module {
         scores = add(scores, maskBias(unsqueeze(keyPadding, 1, 2), scores));
       }
       Value a = f.dropout(softmax(scores, -1), attnDropout);
-      java.util.Map<String, Value> headParams = new java.util.LinkedHashMap<>();
+      Map<String, Value> headParams = new LinkedHashMap<>();
       kind.headParameters().keySet().forEach(name -> headParams.put(name, f.param(p(name))));
       Value mixed = headParams.isEmpty() ? kind.mix(a, v) : kind.mix(a, v, headParams);
       out = reshape(transpose(mixed, 0, 2, 1, 3), 0, 0, dim);

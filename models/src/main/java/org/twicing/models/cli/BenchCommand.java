@@ -32,6 +32,7 @@ import org.twicing.dsl.types.TensorType;
 import org.twicing.models.bench.Alternation;
 import org.twicing.models.bench.ProfileSummary;
 import org.twicing.models.bench.TorchPeer;
+import org.twicing.models.zoo.PresetOptions;
 import org.twicing.models.zoo.Zoo;
 import org.twicing.runtime.ModelSession;
 import org.twicing.runtime.Results;
@@ -160,7 +161,7 @@ public final class BenchCommand {
     }
 
     TaskModel build(String attention) {
-      var o = org.twicing.models.zoo.PresetOptions.defaults().withAttention(attention).withDropout(0.0);
+      var o = PresetOptions.defaults().withAttention(attention).withDropout(0.0);
       if (vocab != null) {
         o = o.withVocab(vocab);
       }

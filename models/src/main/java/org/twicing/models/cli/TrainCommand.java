@@ -282,7 +282,7 @@ public final class TrainCommand implements Callable<Integer> {
     } else {
       w.printf(Locale.ROOT, "training: steps %d..%d of %d (%s), batch %d, %s, lr %s, on %s with %d threads; "
           + "run directory %s%n", resumedStep + 1, last, total, epochsText(total, source), b,
-          settings.spec().optimizer().describe(), settings.lrSchedule().encode(), runOn.provider(), intraOp, runDir);
+          settings.spec().optimizer().describe(), settings.lrSchedule().describe(), runOn.provider(), intraOp, runDir);
     }
     w.flush();
     TrainResult r;

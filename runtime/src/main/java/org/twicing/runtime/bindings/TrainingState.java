@@ -28,6 +28,7 @@ import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
 import org.twicing.codegen.onnx.OnnxProtos.StringStringEntryProto;
 import org.twicing.codegen.onnx.OnnxProtos.TensorProto;
 import org.twicing.codegen.train.TrainingGraphs;
+import org.twicing.codegen.train.TrainingSpec;
 import org.twicing.codegen.train.TrainingSpecs;
 import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Tensor;
@@ -114,12 +115,13 @@ public final class TrainingState implements AutoCloseable {
     TrainingState s = layout(modelDir);
     Checkpoint c = Checkpoint.read(checkpoint);
     String expected = s.metadata.get(TrainingSpecs.METADATA_KEY);
-    String stored = c.meta(Checkpoint.KEY_TRAINING_SPEC);
     String target = "the model in " + modelDir;
-    if (expected != null && !TrainingSpecs.decode(expected, s.trainStepFile().toString())
-        .equals(c.trainingSpec())) {
-      throw new IOException(checkpoint + ": checkpoint was trained with " + stored + ", but the training step of "
-          + target + " uses " + expected);
+    if (expected != null) {
+      TrainingSpec wanted = TrainingSpecs.decode(expected, s.trainStepFile().toString());
+      if (!wanted.equals(c.trainingSpec())) {
+        throw new IOException(checkpoint + ": checkpoint was trained with " + TrainingSpecs.describe(c.trainingSpec())
+            + ", but the training step of " + target + " uses " + TrainingSpecs.describe(wanted));
+      }
     }
     try {
       Map<String, OnnxTensor> values = c.tensors(s.shapes, target);

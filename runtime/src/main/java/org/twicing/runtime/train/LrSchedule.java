@@ -1,5 +1,7 @@
 package org.twicing.runtime.train;
 
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -106,14 +108,39 @@ public final class LrSchedule {
     return kind == Kind.CONSTANT ? this : new LrSchedule(kind, peak, warmup, newTotal, min);
   }
 
-  /** A one-line form that {@link #parse} reads back exactly, e.g. {@code cosine(peak=0.001,warmup=50,...)}. */
-  public String encode() {
+  /** The one-line form for people (logs, errors), e.g. {@code cosine(peak=0.001,warmup=50,total=1000,min=1e-05)}. */
+  public String describe() {
     return kind.name().toLowerCase(Locale.ROOT) + "(peak=" + peak + ",warmup=" + warmup + ",total=" + total
         + ",min=" + min + ")";
   }
 
-  /** Reads {@link #encode()}'s output; fails quoting the text. */
+  /**
+   * The JSON form stored in checkpoint metadata, which {@link #parse} reads back exactly, e.g.
+   * {@code {"kind":"cosine","peak":0.001,"warmup":50,"total":1000,"min":1.0E-5}}.
+   */
+  public String encode() {
+    JsonObject o = new JsonObject();
+    o.addProperty("kind", kind.name().toLowerCase(Locale.ROOT));
+    o.addProperty("peak", peak);
+    o.addProperty("warmup", warmup);
+    o.addProperty("total", total);
+    o.addProperty("min", min);
+    return o.toString();
+  }
+
+  /** Reads {@link #encode()}'s JSON, or the {@link #describe()} form (checkpoints written before JSON); fails quoting the text. */
   public static LrSchedule parse(String text) {
+    if (text.trim().startsWith("{")) {
+      try {
+        JsonObject o = JsonParser.parseString(text).getAsJsonObject();
+        return new LrSchedule(Kind.valueOf(o.get("kind").getAsString().toUpperCase(Locale.ROOT)),
+            o.get("peak").getAsDouble(), o.get("warmup").getAsLong(), o.get("total").getAsLong(),
+            o.get("min").getAsDouble());
+      } catch (RuntimeException e) {
+        throw new IllegalArgumentException("not a learning-rate schedule: '" + text + "' (expected e.g. "
+            + "{\"kind\":\"cosine\",\"peak\":0.001,\"warmup\":50,\"total\":1000,\"min\":1e-05})", e);
+      }
+    }
     try {
       int open = text.indexOf('(');
       if (open < 0 || !text.endsWith(")")) {
@@ -145,6 +172,6 @@ public final class LrSchedule {
 
   @Override
   public String toString() {
-    return encode();
+    return describe();
   }
 }

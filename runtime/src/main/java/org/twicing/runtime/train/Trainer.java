@@ -304,8 +304,8 @@ public final class Trainer {
       TrainingSpec stored = c.trainingSpec();
       if (!stored.equals(spec)) {
         throw new CheckpointMismatchException(c.file(), null, c.file() + ": checkpoint was trained with "
-            + TrainingSpecs.encode(stored) + "; resuming it needs the same training spec, not "
-            + TrainingSpecs.encode(spec));
+            + TrainingSpecs.describe(stored) + "; resuming it needs the same training spec, not "
+            + TrainingSpecs.describe(spec));
       }
       step = c.step();
       samples = c.samples();

@@ -2,7 +2,9 @@ package org.twicing.runtime.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class LrScheduleTest {
@@ -58,6 +60,22 @@ class LrScheduleTest {
     assertEquals(s, LrSchedule.parse(s.encode()));
     assertEquals(LrSchedule.constant(0.1), LrSchedule.parse(LrSchedule.constant(0.1).encode()));
     assertThrows(IllegalArgumentException.class, () -> LrSchedule.parse("linear(3)"));
+    // The stored form is JSON; checkpoints written before it hold the describe() form, which still reads back.
+    assertTrue(s.encode().startsWith("{\"kind\":\"cosine\""), s.encode());
+    assertEquals(s, LrSchedule.parse("cosine(peak=0.001,warmup=47,total=937,min=1.0E-5)"));
+    assertEquals(s, LrSchedule.parse(s.describe()));
+    Random rng = new Random(3);
+    for (int i = 0; i < 50; i++) {
+      LrSchedule r = LrSchedule.warmupCosine(rng.nextDouble() * 0.1 + 1e-9, rng.nextInt(100), 100 + rng.nextInt(10000),
+          rng.nextDouble() * 1e-9);
+      LrSchedule back = LrSchedule.parse(r.encode());
+      assertEquals(r.peak(), back.peak(), 0.0);
+      assertEquals(r.min(), back.min(), 0.0);
+      assertEquals(r.total(), back.total());
+    }
+    IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
+        () -> LrSchedule.parse("{\"kind\":\"cosine\",\"peak\":0.1}"));
+    assertTrue(bad.getMessage().contains("\"peak\":0.1"), bad.getMessage());
     assertThrows(IllegalArgumentException.class, () -> s.at(0));
     assertThrows(IllegalArgumentException.class, () -> LrSchedule.constant(-1));
   }

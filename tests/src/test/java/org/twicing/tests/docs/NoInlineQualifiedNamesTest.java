@@ -51,11 +51,7 @@ class NoInlineQualifiedNamesTest {
    * Qualified names in files another change was rewriting when this test was written, by file; unlike
    * {@link #CLASHES} these are not clashes, just not yet imported.
    */
-  private static final Map<String, Set<String>> PENDING = Map.of(
-      // TODO BenchCommand.java: import PresetOptions (line "var o = ...PresetOptions.defaults()"), drop this entry.
-      "models/src/main/java/org/twicing/models/cli/BenchCommand.java", Set.of("org.twicing.models.zoo.PresetOptions"),
-      // TODO Attention.java: import Map and LinkedHashMap (the headParams map), drop this entry.
-      "dsl/src/main/java/org/twicing/dsl/nn/Attention.java", Set.of("java.util.Map", "java.util.LinkedHashMap"));
+  private static final Map<String, Set<String>> PENDING = Map.of();
 
   /** A qualified type name inside code: the file, its 1-based line, and the name. */
   record Finding(String file, int line, String name) {
