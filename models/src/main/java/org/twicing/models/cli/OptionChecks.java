@@ -41,6 +41,8 @@ public final class OptionChecks {
       integer("--checkpoint-every", 0, Long.MAX_VALUE, "0 (only at the end) or a positive integer"),
       integer("--iters", 1, Integer.MAX_VALUE, "a positive integer"),
       integer("--gemm-size", 1, 1 << 15, "1 to " + (1 << 15)),
+      integer("--calibration", 0, 60_000, "0 (dynamic quantization) or 1 to 60000 images"),
+      integer("--rounds", 1, 1000, "1 to 1000"),
       integer("--examples", 1, Integer.MAX_VALUE, "a positive integer"),
       integer("--pgd-steps", 1, Integer.MAX_VALUE, "a positive integer"),
       integer("--tokens", 0, 1 << 20, "0 to " + (1 << 20)),

@@ -6,6 +6,8 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -19,6 +21,8 @@ import org.twicing.models.training.Evaluation;
 import org.twicing.models.training.RunSettings;
 import org.twicing.models.training.TrainedRun;
 import org.twicing.models.training.TrainingData;
+import org.twicing.runtime.ModelSession;
+import org.twicing.runtime.Results;
 import org.twicing.runtime.SessionOptionsSpec;
 import org.twicing.runtime.Tensors;
 import org.twicing.runtime.train.InferenceRunner;
@@ -37,8 +41,9 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     versionProvider = TwicingVersion.class,
     sortOptions = false,
-    description = {"Write a run directory whose model.onnx is int8 (dynamic quantization with standard ONNX ops: "
-        + "DynamicQuantizeLinear + MatMulInteger, per-column int8 weights; no calibration set needed), then "
+    description = {"Write a run directory whose model.onnx is int8 (standard ONNX ops: QuantizeLinear with "
+        + "activation ranges calibrated on training images, or DynamicQuantizeLinear with --calibration 0, then "
+        + "MatMulInteger with per-column int8 weights), then "
         + "compare it with the float32 model: test accuracy (or validation loss) and median ms per batch, "
         + "alternating runs.", "", "eval and predict work on the new run directory as on any run."})
 public final class QuantizeCommand implements Callable<Integer> {
@@ -59,18 +64,28 @@ public final class QuantizeCommand implements Callable<Integer> {
   int batch;
 
   @Option(names = "--iters", paramLabel = "N", defaultValue = "20", description = "Timed runs of each model "
-      + "(default 20; 0: no timing).")
+      + "(default 20).")
   int iters;
 
   @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "Intra-op threads (default 0: "
       + "one per available processor).")
   int threads;
 
+  @Option(names = "--calibration", paramLabel = "N", defaultValue = "0", description = "Training images whose "
+      + "activation ranges fix the int8 scales (static quantization: QuantizeLinear); default 0: dynamic "
+      + "quantization, scales computed at run time, which ONNX Runtime fuses into one kernel and runs faster "
+      + "(BENCHMARKS.md). Text runs always use dynamic quantization.")
+  int calibration;
+
   @Override
   public Integer call() {
     PrintWriter w = spec.commandLine().getOut();
     if (batch < 1 || batch > 4096) {
       throw new CliException("--batch must be between 1 and 4096, got " + batch, null, TwicingCli.EXIT_USAGE);
+    }
+    if (calibration < 0 || calibration > 60_000) {
+      throw new CliException("--calibration must be between 0 and 60000 images, got " + calibration, null,
+          TwicingCli.EXIT_USAGE);
     }
     if (iters < 0 || iters > 10_000) {
       throw new CliException("--iters must be between 0 and 10000, got " + iters, null, TwicingCli.EXIT_USAGE);
@@ -84,16 +99,32 @@ public final class QuantizeCommand implements Callable<Integer> {
     }
     try {
       ModelProto fp32 = ModelProto.parseFrom(Files.readAllBytes(source));
-      Int8Quantizer.Result q = Int8Quantizer.quantize(fp32);
+      int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+      SessionOptionsSpec options = SessionOptionsSpec.builder().provider("cpu").intraOpThreads(n).build();
+      Map<String, Int8Quantizer.Range> ranges = null;
+      if (calibration > 0) {
+        try (TrainedRun f = TrainedRun.open(source, options)) {
+          RunSettings s = f.settings();
+          Path dir = dataDir != null ? dataDir : s.dataDir() != null ? Path.of(s.dataDir()) : null;
+          TrainingData td = TrainingData.load(s.data(), dir);
+          if (td.isImages()) {
+            ranges = calibrate(fp32, td.fashion().train(), options);
+            w.printf(Locale.ROOT, "calibrated %d activation ranges on %d training images%n", ranges.size(),
+                Math.min(calibration, td.fashion().train().size()));
+          } else {
+            w.println("text run: dynamic quantization (calibration is for image runs)");
+          }
+        }
+      }
+      Int8Quantizer.Result q = Int8Quantizer.quantize(fp32, ranges);
       if (q.quantizedMatMuls() == 0) {
         throw new CliException(source + ": no MatMul with a float weight matrix to quantize");
       }
       AtomicDirectory.create(out, dir -> AtomicFile.write(dir.resolve(ModelArtifacts.MODEL), q.model().toByteArray()));
-      w.printf(Locale.ROOT, "quantized %d MatMul weights to int8 (%d activation products stay float32); weights "
-          + "%.2f MB -> %.2f MB; wrote %s%n", q.quantizedMatMuls(), q.keptMatMuls(), q.floatWeightBytes() / 1e6,
+      w.printf(Locale.ROOT, "quantized %d MatMul weights to int8 (%s activations; %d activation products stay "
+          + "float32); weights %.2f MB -> %.2f MB; wrote %s%n", q.quantizedMatMuls(),
+          ranges == null ? "dynamic" : "static", q.keptMatMuls(), q.floatWeightBytes() / 1e6,
           q.int8WeightBytes() / 1e6, out.resolve(ModelArtifacts.MODEL));
-      int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
-      SessionOptionsSpec options = SessionOptionsSpec.builder().provider("cpu").intraOpThreads(n).build();
       try (TrainedRun f = TrainedRun.open(source, options);
           TrainedRun i8 = TrainedRun.open(out.resolve(ModelArtifacts.MODEL), options)) {
         RunSettings s = f.settings();
@@ -119,6 +150,42 @@ public final class QuantizeCommand implements Callable<Integer> {
     } catch (IOException | RuntimeException e) {
       throw new CliException(CliException.describe(e), e);
     }
+  }
+
+  /**
+   * The range of every activation that {@link Int8Quantizer#calibrationPoints} names, over the first
+   * {@code --calibration} normalised training images, run through the float model in batches.
+   */
+  private Map<String, Int8Quantizer.Range> calibrate(ModelProto fp32, LabeledImages train, SessionOptionsSpec options)
+      throws IOException {
+    List<String> points = Int8Quantizer.calibrationPoints(fp32);
+    Map<String, Int8Quantizer.Range> ranges = new LinkedHashMap<>();
+    int total = Math.min(calibration, train.size());
+    int per = train.pixelsPerImage();
+    try (ModelSession s = ModelSession.open(Int8Quantizer.withOutputs(fp32, points).toByteArray(), options)) {
+      String input = s.inputs().keySet().iterator().next();
+      for (int from = 0; from < total; from += batch) {
+        int b = Math.min(batch, total - from);
+        float[] x = new float[b * per];
+        for (int i = 0; i < b; i++) {
+          train.copyNormalizedImage(from + i, x, i * per);
+        }
+        long[] shape = train.imageShape().clone();
+        shape[0] = b;
+        try (OnnxTensor in = Tensors.floats(x, shape); Results r = s.run(Map.of(input, in), points)) {
+          for (String p : points) {
+            float lo = Float.POSITIVE_INFINITY;
+            float hi = Float.NEGATIVE_INFINITY;
+            for (float v : r.floats(p)) {
+              lo = Math.min(lo, v);
+              hi = Math.max(hi, v);
+            }
+            ranges.merge(p, new Int8Quantizer.Range(lo, hi), Int8Quantizer.Range::union);
+          }
+        }
+      }
+    }
+    return ranges;
   }
 
   /** Median ms per batch of the float32 and the int8 runner, run alternately so drifts in load hit both alike. */

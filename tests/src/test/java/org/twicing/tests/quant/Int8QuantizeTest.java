@@ -1,6 +1,7 @@
 package org.twicing.tests.quant;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.twicing.dsl.ops.Ops.matmul;
 import static org.twicing.dsl.ops.Ops.transpose;
@@ -102,6 +103,54 @@ class Int8QuantizeTest {
   }
 
   @Test
+  void staticQuantizationMatchesTheSpecInFloat64() {
+    int rows = 6;
+    int in = 16;
+    int out = 5;
+    Random rng = new Random(11);
+    GraphBuilder g = new GraphBuilder("linear");
+    Value x = g.input("x", TensorType.of(DType.FLOAT32, rows, in));
+    Value w = g.parameter("fc.weight", Tensor.randn(DType.FLOAT32, rng, 0.3, out, in));
+    g.output("y", matmul(x, transpose(w, 1, 0)));
+    ModelProto fp32 = OnnxEmitter.emit(g.build(), EmitOptions.defaults());
+    assertEquals(List.of("x"), Int8Quantizer.calibrationPoints(fp32));
+    // A calibrated range narrower than the data: values outside it must saturate, as QuantizeLinear specifies.
+    Int8Quantizer.Range range = new Int8Quantizer.Range(-1.5f, 2.0f);
+    Int8Quantizer.Result q = Int8Quantizer.quantize(fp32, Map.of("x", range));
+    byte[] bytes = q.model().toByteArray();
+    OnnxChecker.check(bytes);
+    OnnxChecker.assertDefaultDomainOnly(bytes);
+    assertTrue(q.model().getGraph().getNodeList().stream().anyMatch(n -> n.getOpType().equals("QuantizeLinear")));
+    assertTrue(q.model().getGraph().getNodeList().stream().noneMatch(n -> n.getOpType().equals("DynamicQuantizeLinear")));
+    Tensor xs = Tensor.randn(DType.FLOAT32, rng, 1.2, rows, in);
+    double[] got = OrtRunner.run(bytes, Map.of("x", xs)).get("y").toDoubles();
+    double[] xv = xs.toDoubles();
+    double[] wv = g.build().parameters().values().iterator().next().toDoubles(); // [out, in]
+    float scale = (float) ((2.0 - -1.5) / 255);
+    double zp = Math.max(0, Math.min(255, Math.rint(1.5 / scale)));
+    for (int j = 0; j < out; j++) {
+      double m = 0;
+      for (int k = 0; k < in; k++) {
+        m = Math.max(m, Math.abs((float) wv[j * in + k]));
+      }
+      float ws = (float) m / 127f;
+      for (int r = 0; r < rows; r++) {
+        long acc = 0;
+        for (int k = 0; k < in; k++) {
+          double xq = Math.max(0, Math.min(255, Math.rint(xv[r * in + k] / scale) + zp));
+          long wq = Math.max(-127, Math.min(127, Math.round((float) wv[j * in + k] / ws)));
+          acc += (long) (xq - zp) * wq;
+        }
+        double expected = acc * (double) (float) (scale * ws);
+        assertEquals(expected, got[r * out + j], 1e-5 * Math.max(1, Math.abs(expected)), "y[" + r + "," + j + "]");
+      }
+    }
+    IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
+        () -> Int8Quantizer.quantize(fp32, Map.of()));
+    assertTrue(missing.getMessage().contains("'x'"), missing.getMessage());
+  }
+
+  @Test
   void quantizeCommandWritesARunThatEvaluates() throws Exception {
     FashionMnist bundled = FashionMnist.loadBundledSubset();
     Path data = tmp.resolve("fmnist");
@@ -163,6 +212,22 @@ class Int8QuantizeTest {
     assertTrue(evalOut.toString().contains("test accuracy"), evalOut.toString());
     StringWriter again = new StringWriter();
     assertEquals(1, cli(again, "quantize", "--run", run.toString(), "--out", qrun.toString()));
+
+    // Static quantization calibrated on training images: a checked model with fixed scales that agrees too.
+    Path srun = tmp.resolve("srun");
+    StringWriter sout = new StringWriter();
+    assertEquals(0, cli(sout, "quantize", "--run", run.toString(), "--out", srun.toString(), "--calibration", "32",
+        "--iters", "1", "--threads", "1"));
+    assertTrue(sout.toString().contains("calibrated ") && sout.toString().contains("static activations"),
+        sout.toString());
+    byte[] sbytes = Files.readAllBytes(srun.resolve(ModelArtifacts.MODEL));
+    OnnxChecker.check(sbytes);
+    double[] sq = OrtRunner.run(sbytes, Map.of("pixels", pixels)).get("logits").toDoubles();
+    int sagree = 0;
+    for (int i = 0; i < n; i++) {
+      sagree += argmax(f, i * 10) == argmax(sq, i * 10) ? 1 : 0;
+    }
+    assertTrue(sagree >= n - 3, "static int8 argmax agrees on " + sagree + " of " + n);
   }
 
   private static int argmax(double[] v, int from) {
