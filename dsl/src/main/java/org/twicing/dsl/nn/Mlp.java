@@ -30,10 +30,14 @@ public final class Mlp extends Module {
     return f.dropout(down.forward(f, h), dropout);
   }
 
-  /** Exact GELU: x * (1 + erf(x / sqrt 2)) / 2. */
+  /**
+   * Exact GELU: x * (1 + erf(x / sqrt 2)) / 2, written with a Div by sqrt 2 (the form torch.onnx exports) because
+   * ONNX Runtime fuses exactly that pattern, and the bias Add before it, into one BiasGelu kernel in inference
+   * graphs (about 7% of vit-fmnist inference); a Mul by 1/sqrt 2 is not fused.
+   */
   public static Value gelu(Value x) {
     Value half = Ops.scalarLike(x, 0.5);
-    Value inner = Ops.erf(Ops.mul(x, Ops.scalarLike(x, 1 / Math.sqrt(2))));
+    Value inner = Ops.erf(Ops.div(x, Ops.scalarLike(x, Math.sqrt(2))));
     return Ops.mul(Ops.mul(x, half), Ops.add(inner, Ops.scalarLike(x, 1.0)));
   }
 }

@@ -298,7 +298,8 @@ final class Elementwise {
         Value one = scalarLike(x, 1.0);
         Value inner = tanh
             ? tanh(mul(scalarLike(x, SQRT_2_OVER_PI), add(x, mul(scalarLike(x, GELU_CUBIC), mul(mul(x, x), x)))))
-            : erf(mul(x, scalarLike(x, 1 / Math.sqrt(2))));
+            : erf(div(x, scalarLike(x, Math.sqrt(2))));
+        // x / sqrt 2 with a Div, as torch.onnx writes it: ONNX Runtime fuses this pattern into its Gelu kernel.
         return List.of(mul(mul(half, x), add(one, inner)));
       });
     }
