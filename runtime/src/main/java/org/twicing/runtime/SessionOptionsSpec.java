@@ -29,8 +29,10 @@ public final class SessionOptionsSpec {
   private final OptLevel optimizationLevel;
   private final boolean fallback;
   private final Path profilingPrefix;
+  private final boolean spinning;
 
   private SessionOptionsSpec(Builder b) {
+    this.spinning = b.spinning;
     this.provider = b.provider;
     this.providerOptions = Collections.unmodifiableMap(new LinkedHashMap<>(b.providerOptions));
     this.intraOpThreads = b.intraOpThreads;
@@ -65,7 +67,16 @@ public final class SessionOptionsSpec {
     b.optimizationLevel = optimizationLevel;
     b.fallback = fallback;
     b.profilingPrefix = profilingPrefix;
+    b.spinning = spinning;
     return b;
+  }
+
+  /**
+   * Whether the session's worker threads spin between parallel sections (ONNX Runtime's default, true). Turn it
+   * off when several sessions take turns in one process: a spinning idle pool takes the cores from the busy one.
+   */
+  public boolean spinning() {
+    return spinning;
   }
 
   /** The execution provider asked for. */
@@ -166,6 +177,10 @@ public final class SessionOptionsSpec {
       if (profilingPrefix != null) {
         o.enableProfiling(profilingPrefix.toString());
       }
+      if (!spinning) {
+        o.addConfigEntry("session.intra_op.allow_spinning", "0");
+        o.addConfigEntry("session.inter_op.allow_spinning", "0");
+      }
       return o;
     } catch (OrtException e) {
       o.close();
@@ -217,20 +232,20 @@ public final class SessionOptionsSpec {
     return o instanceof SessionOptionsSpec s && s.provider == provider && s.providerOptions.equals(providerOptions)
         && s.intraOpThreads == intraOpThreads && s.interOpThreads == interOpThreads
         && s.optimizationLevel == optimizationLevel && s.fallback == fallback
-        && Objects.equals(s.profilingPrefix, profilingPrefix);
+        && Objects.equals(s.profilingPrefix, profilingPrefix) && s.spinning == spinning;
   }
 
   @Override
   public int hashCode() {
     return Objects.hash(provider, providerOptions, intraOpThreads, interOpThreads, optimizationLevel, fallback,
-        profilingPrefix);
+        profilingPrefix, spinning);
   }
 
   @Override
   public String toString() {
     return "SessionOptionsSpec{provider=" + provider + ", providerOptions=" + providerOptions + ", intraOpThreads="
         + intraOpThreads + ", interOpThreads=" + interOpThreads + ", optimizationLevel=" + optimizationLevel
-        + ", fallback=" + fallback + ", profilingPrefix=" + profilingPrefix + "}";
+        + ", fallback=" + fallback + ", profilingPrefix=" + profilingPrefix + ", spinning=" + spinning + "}";
   }
 
   /** Builds a {@link SessionOptionsSpec}; every setter validates its argument at once. */
@@ -242,8 +257,15 @@ public final class SessionOptionsSpec {
     private OptLevel optimizationLevel = OptLevel.ALL_OPT;
     private boolean fallback;
     private Path profilingPrefix;
+    private boolean spinning = true;
 
     private Builder() { }
+
+    /** Sets whether worker threads spin between parallel sections; see {@link SessionOptionsSpec#spinning()}. */
+    public Builder spinning(boolean v) {
+      this.spinning = v;
+      return this;
+    }
 
     /** Asks for {@code p}. */
     public Builder provider(ExecutionProvider p) {
