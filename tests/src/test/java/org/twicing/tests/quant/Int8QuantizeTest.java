@@ -21,6 +21,7 @@ import org.twicing.codegen.emit.OnnxEmitter;
 import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
 import org.twicing.codegen.onnx.OnnxProtos.NodeProto;
 import org.twicing.codegen.quant.Int8Quantizer;
+import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.GraphBuilder;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.types.DType;
@@ -43,17 +44,27 @@ class Int8QuantizeTest {
   @TempDir
   Path tmp;
 
+  private static final int ROWS = 6;
+  private static final int IN = 16;
+  private static final int OUT = 5;
+
+  /** y = x Wᵀ for x [ROWS, IN] and a random weight [OUT, IN], as a Linear layer without bias is emitted. */
+  private static Graph linear(Random rng) {
+    GraphBuilder g = new GraphBuilder("linear");
+    Value x = g.input("x", TensorType.of(DType.FLOAT32, ROWS, IN));
+    Value w = g.parameter("fc.weight", Tensor.randn(DType.FLOAT32, rng, 0.3, OUT, IN));
+    g.output("y", matmul(x, transpose(w, 1, 0)));
+    return g.build();
+  }
+
   @Test
   void quantizedLinearMatchesTheSpecInFloat64() {
-    int rows = 6;
-    int in = 16;
-    int out = 5;
+    int rows = ROWS;
+    int in = IN;
+    int out = OUT;
     Random rng = new Random(7);
-    GraphBuilder g = new GraphBuilder("linear");
-    Value x = g.input("x", TensorType.of(DType.FLOAT32, rows, in));
-    Value w = g.parameter("fc.weight", Tensor.randn(DType.FLOAT32, rng, 0.3, out, in));
-    g.output("y", matmul(x, transpose(w, 1, 0)));
-    ModelProto fp32 = OnnxEmitter.emit(g.build(), EmitOptions.defaults());
+    Graph g = linear(rng);
+    ModelProto fp32 = OnnxEmitter.emit(g, EmitOptions.defaults());
     Int8Quantizer.Result q = Int8Quantizer.quantize(fp32);
     assertEquals(1, q.quantizedMatMuls());
     byte[] bytes = q.model().toByteArray();
@@ -62,7 +73,7 @@ class Int8QuantizeTest {
     double[] got = OrtRunner.run(bytes, Map.of("x", xs)).get("y").toDoubles();
 
     double[] xv = xs.toDoubles();
-    double[] wv = g.build().parameters().values().iterator().next().toDoubles(); // [out, in]
+    double[] wv = g.parameters().values().iterator().next().toDoubles(); // [out, in]
     // DynamicQuantizeLinear (ONNX spec): uint8, range widened to include 0, zero point rounded half to even.
     double min = 0;
     double max = 0;
@@ -104,15 +115,12 @@ class Int8QuantizeTest {
 
   @Test
   void staticQuantizationMatchesTheSpecInFloat64() {
-    int rows = 6;
-    int in = 16;
-    int out = 5;
+    int rows = ROWS;
+    int in = IN;
+    int out = OUT;
     Random rng = new Random(11);
-    GraphBuilder g = new GraphBuilder("linear");
-    Value x = g.input("x", TensorType.of(DType.FLOAT32, rows, in));
-    Value w = g.parameter("fc.weight", Tensor.randn(DType.FLOAT32, rng, 0.3, out, in));
-    g.output("y", matmul(x, transpose(w, 1, 0)));
-    ModelProto fp32 = OnnxEmitter.emit(g.build(), EmitOptions.defaults());
+    Graph g = linear(rng);
+    ModelProto fp32 = OnnxEmitter.emit(g, EmitOptions.defaults());
     assertEquals(List.of("x"), Int8Quantizer.calibrationPoints(fp32));
     // A calibrated range narrower than the data: values outside it must saturate, as QuantizeLinear specifies.
     Int8Quantizer.Range range = new Int8Quantizer.Range(-1.5f, 2.0f);
@@ -125,7 +133,7 @@ class Int8QuantizeTest {
     Tensor xs = Tensor.randn(DType.FLOAT32, rng, 1.2, rows, in);
     double[] got = OrtRunner.run(bytes, Map.of("x", xs)).get("y").toDoubles();
     double[] xv = xs.toDoubles();
-    double[] wv = g.build().parameters().values().iterator().next().toDoubles(); // [out, in]
+    double[] wv = g.parameters().values().iterator().next().toDoubles(); // [out, in]
     float scale = (float) ((2.0 - -1.5) / 255);
     double zp = Math.max(0, Math.min(255, Math.rint(1.5 / scale)));
     for (int j = 0; j < out; j++) {
