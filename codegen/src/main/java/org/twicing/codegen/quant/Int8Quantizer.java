@@ -124,13 +124,14 @@ public final class Int8Quantizer {
         continue;
       }
       String b = n.getInput(1);
-      float[][] w = weightOf(n, inits, producer); // [K][N]
-      NodeProto transpose = w != null && !inits.containsKey(b) ? producer.get(b) : null;
-      if (w == null) {
+      WeightRef ref = weightOf(n, inits, producer);
+      if (ref == null) {
         kept++;
         nodes.add(n);
         continue;
       }
+      float[][] w = ref.matrix(); // [K][N]
+      NodeProto transpose = ref.transposed() ? producer.get(b) : null;
       int k = w.length;
       int cols = w[0].length;
       byte[] q = new byte[k * cols];
@@ -236,21 +237,29 @@ public final class Int8Quantizer {
     return n.getOpType().equals("MatMul") && n.getDomain().isEmpty();
   }
 
+  /** A MatMul's float weight initializer, and whether the graph transposes it before the product. */
+  private record WeightRef(TensorProto tensor, boolean transposed) {
+    /** The weight as [K][N]. */
+    float[][] matrix() {
+      return Int8Quantizer.matrix(tensor, transposed);
+    }
+  }
+
   /**
-   * The weight of a MatMul whose right operand is a float initializer matrix or the plain Transpose of one, as
-   * [K][N]; null for any other node (activation-by-activation products stay float32).
+   * The weight of a MatMul whose right operand is a float initializer matrix or the plain Transpose of one; null
+   * for any other node (activation-by-activation products stay float32). Reads no weight values.
    */
-  private static float[][] weightOf(NodeProto n, Map<String, TensorProto> inits, Map<String, NodeProto> producer) {
+  private static WeightRef weightOf(NodeProto n, Map<String, TensorProto> inits, Map<String, NodeProto> producer) {
     if (!isMatMul(n)) {
       return null;
     }
     String b = n.getInput(1);
     if (inits.containsKey(b) && isFloatMatrix(inits.get(b))) {
-      return matrix(inits.get(b), false);
+      return new WeightRef(inits.get(b), false);
     }
     NodeProto t = producer.get(b);
     if (t != null && isPlainTranspose(t) && inits.containsKey(t.getInput(0)) && isFloatMatrix(inits.get(t.getInput(0)))) {
-      return matrix(inits.get(t.getInput(0)), true);
+      return new WeightRef(inits.get(t.getInput(0)), true);
     }
     return null;
   }

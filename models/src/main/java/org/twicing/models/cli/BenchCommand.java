@@ -6,7 +6,6 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -138,15 +137,7 @@ public final class BenchCommand {
         out.printf("  peer: torch %s with %s, %d threads, variants %s%s%n", peer.version(), py, peerThreads,
             peer.variants(), peer.notes().isEmpty() ? "" : "; " + String.join("; ", peer.notes()));
         Map<String, Alternation.Contender> c = new LinkedHashMap<>();
-        c.put(OURS, n -> {
-          double[] t = new double[n];
-          for (int i = 0; i < n; i++) {
-            long t0 = System.nanoTime();
-            ours.run();
-            t[i] = (System.nanoTime() - t0) / 1e6;
-          }
-          return t;
-        });
+        c.put(OURS, n -> timeRuns(n, ours));
         for (String v : peer.variants()) {
           c.put("torch " + v, n -> peer.run(v, n));
         }
@@ -243,14 +234,18 @@ public final class BenchCommand {
     for (int i = 0; i < warmup; i++) {
       r.run();
     }
-    double[] t = new double[iters];
-    for (int i = 0; i < iters; i++) {
+    return Alternation.median(timeRuns(iters, r));
+  }
+
+  /** Runs {@code r} {@code n} times and returns each run's milliseconds. */
+  static double[] timeRuns(int n, Runnable r) {
+    double[] t = new double[n];
+    for (int i = 0; i < n; i++) {
       long t0 = System.nanoTime();
       r.run();
       t[i] = (System.nanoTime() - t0) / 1e6;
     }
-    Arrays.sort(t);
-    return iters % 2 == 1 ? t[iters / 2] : (t[iters / 2 - 1] + t[iters / 2]) / 2;
+    return t;
   }
 
   /** Runs {@code session} on {@code feeds} once, closing the results. */

@@ -5,7 +5,6 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -16,6 +15,7 @@ import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
 import org.twicing.codegen.quant.Int8Quantizer;
 import org.twicing.dsl.io.AtomicDirectory;
 import org.twicing.dsl.io.AtomicFile;
+import org.twicing.models.bench.Alternation;
 import org.twicing.models.data.LabeledImages;
 import org.twicing.models.training.Evaluation;
 import org.twicing.models.training.RunSettings;
@@ -215,12 +215,6 @@ public final class QuantizeCommand implements Callable<Integer> {
         }
       }
     }
-    return new double[] {median(t[0]), median(t[1])};
-  }
-
-  private static double median(double[] v) {
-    double[] s = v.clone();
-    Arrays.sort(s);
-    return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    return new double[] {Alternation.median(t[0]), Alternation.median(t[1])};
   }
 }
