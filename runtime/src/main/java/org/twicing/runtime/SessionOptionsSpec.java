@@ -30,9 +30,11 @@ public final class SessionOptionsSpec {
   private final boolean fallback;
   private final Path profilingPrefix;
   private final boolean spinning;
+  private final boolean transposeOptimizer;
 
   private SessionOptionsSpec(Builder b) {
     this.spinning = b.spinning;
+    this.transposeOptimizer = b.transposeOptimizer;
     this.provider = b.provider;
     this.providerOptions = Collections.unmodifiableMap(new LinkedHashMap<>(b.providerOptions));
     this.intraOpThreads = b.intraOpThreads;
@@ -68,7 +70,18 @@ public final class SessionOptionsSpec {
     b.fallback = fallback;
     b.profilingPrefix = profilingPrefix;
     b.spinning = spinning;
+    b.transposeOptimizer = transposeOptimizer;
     return b;
+  }
+
+  /**
+   * Whether ONNX Runtime's transpose optimizer runs on CPU sessions (default false). It merges chains of Transpose
+   * nodes before MatMul fusion, so an attention head's {@code Transpose(0,2,1,3)} followed by Kᵀ's
+   * {@code Transpose(0,1,3,2)} becomes one strided {@code Transpose(0,2,3,1)} instead of a fast head transpose and
+   * a MatMul with a fused transB; without it our vit-fmnist training step is about 5% faster (BENCHMARKS.md).
+   */
+  public boolean transposeOptimizer() {
+    return transposeOptimizer;
   }
 
   /**
@@ -129,9 +142,9 @@ public final class SessionOptionsSpec {
   /** Like {@link #toSessionOptions()}, also saying which provider was configured. */
   Resolved resolve() {
     if (provider == ExecutionProvider.CPU) {
-      return new Resolved(common(), ExecutionProvider.CPU);
+      return new Resolved(common(true), ExecutionProvider.CPU);
     }
-    OrtSession.SessionOptions options = common();
+    OrtSession.SessionOptions options = common(false);
     try {
       addProvider(options);
       return new Resolved(options, provider);
@@ -142,7 +155,7 @@ public final class SessionOptionsSpec {
         throw e;
       }
       warnFallback(e.getMessage());
-      return new Resolved(common(), ExecutionProvider.CPU);
+      return new Resolved(common(true), ExecutionProvider.CPU);
     } catch (RuntimeException e) {
       options.close();
       throw e;
@@ -162,7 +175,8 @@ public final class SessionOptionsSpec {
         + reason);
   }
 
-  private OrtSession.SessionOptions common() {
+  /** Options every provider shares; {@code cpu} when the session will run on the CPU provider alone. */
+  private OrtSession.SessionOptions common(boolean cpu) {
     OrtSession.SessionOptions o = new OrtSession.SessionOptions();
     try {
       o.setOptimizationLevel(optimizationLevel);
@@ -180,6 +194,11 @@ public final class SessionOptionsSpec {
       if (!spinning) {
         o.addConfigEntry("session.intra_op.allow_spinning", "0");
         o.addConfigEntry("session.inter_op.allow_spinning", "0");
+      }
+      if (cpu && !transposeOptimizer) {
+        // The generic pass and its CPU-provider instance have separate names; both merge Transpose chains.
+        o.addConfigEntry("optimization.disable_specified_optimizers",
+            "TransposeOptimizer;TransposeOptimizer_CPUExecutionProvider");
       }
       return o;
     } catch (OrtException e) {
@@ -232,20 +251,22 @@ public final class SessionOptionsSpec {
     return o instanceof SessionOptionsSpec s && s.provider == provider && s.providerOptions.equals(providerOptions)
         && s.intraOpThreads == intraOpThreads && s.interOpThreads == interOpThreads
         && s.optimizationLevel == optimizationLevel && s.fallback == fallback
-        && Objects.equals(s.profilingPrefix, profilingPrefix) && s.spinning == spinning;
+        && Objects.equals(s.profilingPrefix, profilingPrefix) && s.spinning == spinning
+        && s.transposeOptimizer == transposeOptimizer;
   }
 
   @Override
   public int hashCode() {
     return Objects.hash(provider, providerOptions, intraOpThreads, interOpThreads, optimizationLevel, fallback,
-        profilingPrefix, spinning);
+        profilingPrefix, spinning, transposeOptimizer);
   }
 
   @Override
   public String toString() {
     return "SessionOptionsSpec{provider=" + provider + ", providerOptions=" + providerOptions + ", intraOpThreads="
         + intraOpThreads + ", interOpThreads=" + interOpThreads + ", optimizationLevel=" + optimizationLevel
-        + ", fallback=" + fallback + ", profilingPrefix=" + profilingPrefix + ", spinning=" + spinning + "}";
+        + ", fallback=" + fallback + ", profilingPrefix=" + profilingPrefix + ", spinning=" + spinning
+        + ", transposeOptimizer=" + transposeOptimizer + "}";
   }
 
   /** Builds a {@link SessionOptionsSpec}; every setter validates its argument at once. */
@@ -258,8 +279,15 @@ public final class SessionOptionsSpec {
     private boolean fallback;
     private Path profilingPrefix;
     private boolean spinning = true;
+    private boolean transposeOptimizer;
 
     private Builder() { }
+
+    /** Sets whether ONNX Runtime's transpose optimizer runs; see {@link SessionOptionsSpec#transposeOptimizer()}. */
+    public Builder transposeOptimizer(boolean v) {
+      this.transposeOptimizer = v;
+      return this;
+    }
 
     /** Sets whether worker threads spin between parallel sections; see {@link SessionOptionsSpec#spinning()}. */
     public Builder spinning(boolean v) {

@@ -28,6 +28,9 @@ import org.twicing.codegen.onnx.OnnxProtos.ModelProto;
 import org.twicing.codegen.onnx.OnnxProtos.TensorShapeProto;
 import org.twicing.dsl.eval.Evaluator;
 import org.twicing.dsl.ir.Graph;
+import org.twicing.dsl.ir.GraphBuilder;
+import org.twicing.dsl.ir.Value;
+import org.twicing.dsl.ops.Ops;
 import org.twicing.dsl.types.DType;
 import org.twicing.dsl.types.Tensor;
 import org.twicing.dsl.types.TensorType;
@@ -257,5 +260,37 @@ class ModelSessionTest {
       assertFalse(s.spec().profilingPrefix().isPresent());
       assertThrows(IllegalStateException.class, s::endProfiling);
     }
+  }
+
+  /**
+   * Scores of attention heads, {@code q · kᵀ} with both operands split into heads by Transpose(0,2,1,3): with the
+   * transpose optimizer off (our default) ONNX Runtime fuses Kᵀ into the MatMul; with it on, it first merges the
+   * two transposes of k into one strided Transpose(0,2,3,1) and the MatMul stays plain. Both give the same scores.
+   */
+  @Test
+  void transposeOptimizerIsOffByDefaultSoKTransposeFusesIntoMatMul(@TempDir Path dir) throws Exception {
+    GraphBuilder g = new GraphBuilder("heads");
+    Value q = g.input("q", TensorType.of(DType.FLOAT32, 2, 5, 8));
+    Value k = g.input("k", TensorType.of(DType.FLOAT32, 2, 5, 8));
+    Value qh = Ops.transpose(Ops.reshape(q, 0, 0, 2, 4), 0, 2, 1, 3);
+    Value kh = Ops.transpose(Ops.reshape(k, 0, 0, 2, 4), 0, 2, 1, 3);
+    g.output("scores", Ops.matmul(qh, Ops.transpose(kh, 0, 1, 3, 2)));
+    Graph graph = g.build();
+    Random rng = new Random(3);
+    Map<String, Tensor> feeds = Map.of("q", Tensor.randn(DType.FLOAT32, rng, 1.0, 2, 5, 8),
+        "k", Tensor.randn(DType.FLOAT32, rng, 1.0, 2, 5, 8));
+    Tensor expected = Evaluator.run(graph, feeds).get("scores");
+    String[] profiles = new String[2];
+    for (int on = 0; on < 2; on++) {
+      SessionOptionsSpec spec = SessionOptionsSpec.builder().transposeOptimizer(on == 1)
+          .profiling(dir.resolve("p" + on)).build();
+      assertEquals(on == 1, spec.transposeOptimizer());
+      try (ModelSession s = ModelSession.open(TestGraphs.onnx(graph), spec)) {
+        TestGraphs.assertClose(expected, s.runHost(feeds).get("scores"), 1e-5, "scores, optimizer " + on);
+        profiles[on] = Files.readString(s.endProfiling());
+      }
+    }
+    assertTrue(profiles[0].contains("\"FusedMatMul\""), "with the optimizer off, Kᵀ should fuse into a FusedMatMul");
+    assertFalse(profiles[1].contains("\"FusedMatMul\""), "with the optimizer on, the transposes merge before fusion");
   }
 }

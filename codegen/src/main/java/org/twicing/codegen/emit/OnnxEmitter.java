@@ -23,6 +23,7 @@ import org.twicing.codegen.onnx.OnnxProtos.TypeProto;
 import org.twicing.codegen.onnx.OnnxProtos.ValueInfoProto;
 import org.twicing.dsl.ir.Attr;
 import org.twicing.dsl.ir.Attributes;
+import org.twicing.dsl.ir.CoreOps;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.Node;
 import org.twicing.dsl.ir.Value;
@@ -91,11 +92,39 @@ public final class OnnxEmitter {
       }
     });
     Set<Value> read = readValues(graph);
+    Map<Value, String> aliases = new HashMap<>();
+    Set<Node> elided = new HashSet<>();
+    outputAliases(graph, aliases, elided);
+    Function<Value, String> names = v -> aliases.getOrDefault(v, v.name());
     for (Node n : graph.nodes()) {
-      node(n, options, g, Value::name, "", read);
+      if (!elided.contains(n)) {
+        node(n, options, g, names, "", read);
+      }
     }
     graph.outputs().forEach((name, v) -> g.addOutput(valueInfo(name, v.type())));
     return g.build();
+  }
+
+  /**
+   * Graph outputs whose value is an Identity of an internal node output (how {@code GraphBuilder.output} renames):
+   * that node output is written under the output's name instead and the Identity is left out, which saves ONNX
+   * Runtime a copy per output (a training step has one per parameter and optimizer state). Inputs, parameters,
+   * values that are themselves outputs, and a value behind several outputs (after the first) keep their Identity.
+   */
+  private static void outputAliases(Graph graph, Map<Value, String> aliases, Set<Node> elided) {
+    Set<Value> outputValues = new HashSet<>(graph.outputs().values());
+    graph.outputs().forEach((name, out) -> {
+      Node n = graph.producer(out);
+      if (n == null || n.op() != CoreOps.IDENTITY || n.outputs().size() != 1) {
+        return;
+      }
+      Value inner = n.input(0);
+      if (inner.kind() != Value.Kind.NODE || outputValues.contains(inner) || aliases.containsKey(inner)) {
+        return;
+      }
+      aliases.put(inner, name);
+      elided.add(n);
+    });
   }
 
   /** A ValueInfoProto with the tensor type; symbolic dims become dim_param. */

@@ -17,16 +17,44 @@ import org.twicing.dsl.ops.Ops;
 import org.twicing.dsl.types.Rounding;
 import org.twicing.dsl.types.Tensor;
 
-/** Whole-graph clean-ups run after differentiation: constant folding, common subexpressions, dead code. */
+/**
+ * Whole-graph clean-ups run after differentiation: gradient markers removed, constant folding, common
+ * subexpressions, dead code.
+ */
 public final class GraphPasses {
   /** Constants above this many elements are not produced by folding, to keep files small. */
   static final int FOLD_LIMIT = 1 << 16;
 
   private GraphPasses() { }
 
-  /** Constant folding, then CSE, then dead-code elimination. */
+  /** Marker removal, constant folding, then CSE, then dead-code elimination. */
   public static Graph optimize(Graph g) {
-    return eliminateDeadCode(eliminateCommonSubexpressions(foldConstants(g)));
+    return eliminateDeadCode(eliminateCommonSubexpressions(foldConstants(removePassThrough(g))));
+  }
+
+  /**
+   * Replaces every node whose op {@linkplain OpDef#isPassThrough passes its first input through} (gradient
+   * markers, which matter only while differentiating) by that input. A marker whose output is itself a graph
+   * output stays, as an ONNX Identity, so the output keeps its name.
+   */
+  public static Graph removePassThrough(Graph g) {
+    Map<Value, Value> replace = new HashMap<>();
+    List<Node> out = new ArrayList<>();
+    for (Node n : g.nodes()) {
+      List<Value> ins = substitute(n.inputs(), replace);
+      if (n.op().isPassThrough() && !isGraphOutput(g, n)) {
+        replace.put(n.output(0), ins.get(0));
+        continue;
+      }
+      out.add(ins.equals(n.inputs()) ? n : Node.rewritten(n.op(), n.name(), n.scope(), ins, n.attributes(),
+          n.outputs()));
+    }
+    if (replace.isEmpty()) {
+      return g;
+    }
+    Map<String, Value> outputs = new LinkedHashMap<>();
+    g.outputs().forEach((k, v) -> outputs.put(k, replace.getOrDefault(v, v)));
+    return g.withNodes(out, outputs);
   }
 
   /** Removes nodes none of whose outputs reach a graph output. */

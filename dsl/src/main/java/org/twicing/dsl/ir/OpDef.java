@@ -123,6 +123,15 @@ public abstract class OpDef {
     return null;
   }
 
+  /**
+   * Whether a node of this op computes nothing: its single output is its first input, and it exists only to give
+   * reverse mode a hand-written rule (a gradient marker). Graph passes replace such nodes by that input once the
+   * gradients are built. Default: false.
+   */
+  public boolean isPassThrough() {
+    return false;
+  }
+
   /** Whether this op's outputs depend on random state, so it must not be folded or deduplicated. */
   public boolean isRandom() {
     return false;

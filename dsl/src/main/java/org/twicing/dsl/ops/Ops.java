@@ -3,6 +3,7 @@ package org.twicing.dsl.ops;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Function;
 import org.twicing.dsl.ir.Attr;
 import org.twicing.dsl.ir.Attributes;
 import org.twicing.dsl.ir.CoreOps;
@@ -211,6 +212,19 @@ public final class Ops {
   public static Value identity(Value x) {
     return op(Elementwise.IDENTITY, Attributes.none(), x);
   }
+  /**
+   * {@code y} itself, differentiated by {@code rule} instead of through the ops that computed it (like
+   * {@code jax.custom_vjp}): {@code rule} maps the loss gradient dL/dy to the gradients of {@code wrt}, one each
+   * (null where none flows), typically built from forward values it closes over. {@code what} names the rule in
+   * errors. The marker node is removed by the graph passes after differentiation, so emitted graphs do not show it.
+   */
+  public static Value withGradient(String what, Value y, List<Value> wrt, Function<Value, List<Value>> rule) {
+    List<Value> in = new ArrayList<>();
+    in.add(y);
+    in.addAll(wrt);
+    return y.graph().apply(new CustomGradient(what, rule), in, Attributes.none()).get(0);
+  }
+
 
   /** The exact Gelu x Phi(x) (approximate="none"), or its tanh approximation when {@code tanh}. */
   public static Value gelu(Value x, boolean tanh) {

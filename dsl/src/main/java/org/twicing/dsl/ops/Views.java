@@ -11,6 +11,7 @@ import java.util.TreeMap;
 import org.twicing.dsl.eval.Kernels;
 import org.twicing.dsl.ir.Attributes;
 import org.twicing.dsl.ir.GradCall;
+import org.twicing.dsl.ir.Node;
 import org.twicing.dsl.ir.OpCall;
 import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
@@ -208,7 +209,42 @@ final class Views {
       for (int i = 0; i < perm.length; i++) {
         inv[(int) perm[i]] = i;
       }
-      return Arrays.asList(g.grad(0) == null ? null : transpose(g.grad(0), inv));
+      Value dy = g.grad(0);
+      if (dy == null) {
+        return Arrays.asList((Value) null);
+      }
+      if (isSwapLast(perm) && dy.producer() != null && dy.producer().op() == Linalg.MATMUL
+          && dy.producer().input(0).rank() >= 2 && dy.producer().input(1).rank() >= 2) {
+        // (A B)ᵀ = Bᵀ Aᵀ: the gradient of a transposed MatMul operand (Kᵀ in attention scores, Wᵀ in a Linear)
+        // arrives as a MatMul, so transposing the product is a MatMul with swapped, transposed operands. ONNX
+        // Runtime fuses those transposes into the MatMul; a Transpose of the product is a separate, strided copy.
+        Node mm = dy.producer();
+        return Arrays.asList(matmul(unswapped(mm.input(1)), unswapped(mm.input(0))));
+      }
+      return Arrays.asList(transpose(dy, inv));
+    }
+
+    /** {@code v} with its last two axes swapped, undoing rather than stacking a swap that produced it. */
+    private Value unswapped(Value v) {
+      Node p = v.producer();
+      if (p != null && p.op() == this && isSwapLast(perm(p.attributes().get(Shaping.PERM, null), v.rank()))) {
+        return p.input(0);
+      }
+      return swapLast(v);
+    }
+
+    /** Whether {@code perm} swaps the last two axes and keeps the others. */
+    private boolean isSwapLast(long[] perm) {
+      int r = perm.length;
+      if (r < 2 || perm[r - 2] != r - 1 || perm[r - 1] != r - 2) {
+        return false;
+      }
+      for (int i = 0; i < r - 2; i++) {
+        if (perm[i] != i) {
+          return false;
+        }
+      }
+      return true;
     }
 
     private long[] perm(long[] p, int rank) {
