@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -32,8 +33,17 @@ public final class ProfileSummary {
     this.runs = runs;
   }
 
-  /** Reads a profile file; fails naming it when it is not ONNX Runtime's trace format. */
+  /** Reads a profile file, every run; fails naming it when it is not ONNX Runtime's trace format. */
   public static ProfileSummary read(Path file) throws IOException {
+    return read(file, 0);
+  }
+
+  /**
+   * Reads a profile file, leaving out the first {@code skipRuns} session runs (a fresh session's first runs grow
+   * its memory arena and are several times slower, so they would distort the shares); fails naming the file when
+   * it is not ONNX Runtime's trace format, or when it holds no more than {@code skipRuns} runs.
+   */
+  public static ProfileSummary read(Path file, int skipRuns) throws IOException {
     JsonElement root;
     try {
       root = JsonParser.parseString(Files.readString(file, StandardCharsets.UTF_8));
@@ -43,18 +53,31 @@ public final class ProfileSummary {
     if (!root.isJsonArray()) {
       throw new IOException(file + ": not an ONNX Runtime profile (expected a JSON array of trace events)");
     }
+    List<double[]> windows = new ArrayList<>();
+    for (JsonElement e : root.getAsJsonArray()) {
+      JsonObject o = e.getAsJsonObject();
+      if (str(o, "cat").equals("Session") && str(o, "name").equals("model_run")) {
+        double ts = o.has("ts") ? o.get("ts").getAsDouble() : 0;
+        double dur = o.has("dur") ? o.get("dur").getAsDouble() : 0;
+        windows.add(new double[] {ts, ts + dur});
+      }
+    }
+    if (skipRuns > 0 && windows.size() <= skipRuns) {
+      throw new IOException(file + ": holds " + windows.size() + " session runs, not more than the " + skipRuns
+          + " warm-up runs to leave out");
+    }
+    windows.sort((a, b) -> Double.compare(a[0], b[0]));
+    List<double[]> kept = windows.subList(Math.min(skipRuns, windows.size()), windows.size());
     Map<String, Double> ops = new TreeMap<>();
     Map<String, Double> parts = new TreeMap<>();
     double total = 0;
-    int runs = 0;
     for (JsonElement e : root.getAsJsonArray()) {
       JsonObject o = e.getAsJsonObject();
-      String cat = o.has("cat") ? o.get("cat").getAsString() : "";
-      String name = o.has("name") ? o.get("name").getAsString() : "";
-      if (cat.equals("Session") && name.equals("model_run")) {
-        runs++;
+      String name = str(o, "name");
+      if (!str(o, "cat").equals("Node") || !name.endsWith("_kernel_time") || !o.has("dur")) {
+        continue;
       }
-      if (!cat.equals("Node") || !name.endsWith("_kernel_time") || !o.has("dur")) {
+      if (skipRuns > 0 && !(o.has("ts") && within(kept, o.get("ts").getAsDouble()))) {
         continue;
       }
       double dur = o.get("dur").getAsDouble();
@@ -65,7 +88,20 @@ public final class ProfileSummary {
       parts.merge(part(node), dur, Double::sum);
       total += dur;
     }
-    return new ProfileSummary(sorted(ops), sorted(parts), total, runs);
+    return new ProfileSummary(sorted(ops), sorted(parts), total, kept.size());
+  }
+
+  private static String str(JsonObject o, String key) {
+    return o.has(key) ? o.get(key).getAsString() : "";
+  }
+
+  private static boolean within(List<double[]> windows, double ts) {
+    for (double[] w : windows) {
+      if (ts >= w[0] && ts <= w[1]) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The part of the model a node belongs to, from its name. */

@@ -286,7 +286,10 @@ public final class BenchCommand {
     }
   }
 
-  /** Runs {@code model} {@code iters} times in a profiling session and prints the summary of its trace. */
+  /**
+   * Runs {@code model} {@code warmup + iters} times in a profiling session and prints the summary of its trace
+   * over the last {@code iters} runs.
+   */
   static void profile(Common common, PrintWriter out, String what, byte[] model, Map<String, OnnxTensor> feeds)
       throws IOException {
     Files.createDirectories(common.profileDir);
@@ -294,14 +297,14 @@ public final class BenchCommand {
         .profiling(common.profileDir.resolve(common.model + "-" + what)).build();
     Path trace;
     try (ModelSession s = ModelSession.open(model, spec)) {
-      for (int i = 0; i < common.iters; i++) {
+      for (int i = 0; i < common.warmup + common.iters; i++) {
         runOnce(s, feeds);
       }
       trace = s.endProfiling();
     }
-    ProfileSummary p = ProfileSummary.read(trace);
+    ProfileSummary p = ProfileSummary.read(trace, common.warmup);
     out.println();
-    out.println("profile of " + what + " (" + trace + "):");
+    out.println("profile of " + what + " (" + trace + ", after " + common.warmup + " warm-up runs):");
     out.println(p.markdown(15));
     out.flush();
   }

@@ -48,6 +48,33 @@ class ProfileSummaryTest {
   }
 
   @Test
+  void warmUpRunsAreLeftOutByTheirTimeWindow() throws IOException {
+    Path f = tmp.resolve("warm.json");
+    // Run 1 (ts 0..100) is a cold first run with a slow MatMul; runs 2 and 3 are warm. Events are out of order.
+    Files.writeString(f, """
+        [
+         {"cat":"Session","name":"model_run","ts":300,"dur":100},
+         {"cat":"Node","name":"a/MatMul_kernel_time","ts":10,"dur":90,"args":{"op_name":"MatMul"}},
+         {"cat":"Session","name":"model_run","ts":0,"dur":100},
+         {"cat":"Node","name":"a/MatMul_kernel_time","ts":210,"dur":20,"args":{"op_name":"MatMul"}},
+         {"cat":"Session","name":"model_run","ts":200,"dur":100},
+         {"cat":"Node","name":"a/MatMul_kernel_time","ts":310,"dur":30,"args":{"op_name":"MatMul"}},
+         {"cat":"Node","name":"a/Add_kernel_time","ts":320,"dur":4,"args":{"op_name":"Add"}}
+        ]
+        """);
+    ProfileSummary all = ProfileSummary.read(f);
+    assertEquals(3, all.runs());
+    assertEquals(144, all.totalUs(), 1e-9);
+    ProfileSummary warm = ProfileSummary.read(f, 1);
+    assertEquals(2, warm.runs());
+    assertEquals(50, warm.byOpType().get("MatMul"), 1e-9, "the cold run's 90 us are left out");
+    assertEquals(54, warm.totalUs(), 1e-9);
+    IOException e = assertThrows(IOException.class, () -> ProfileSummary.read(f, 3));
+    assertTrue(e.getMessage().contains("holds 3 session runs") && e.getMessage().contains("warm.json"),
+        e.getMessage());
+  }
+
+  @Test
   void partsFollowTheNodeScopes() {
     assertEquals("LayerNorm, backward", ProfileSummary.part("blocks.3.norm2.grad/ReduceMean_1"));
     assertEquals("LayerNorm, forward", ProfileSummary.part("blocks.3.norm2/LayerNormalization"));
