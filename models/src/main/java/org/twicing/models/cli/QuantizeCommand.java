@@ -125,11 +125,12 @@ public final class QuantizeCommand implements Callable<Integer> {
           + "float32); weights %.2f MB -> %.2f MB; wrote %s%n", q.quantizedMatMuls(),
           ranges == null ? "dynamic" : "static", q.keptMatMuls(), q.floatWeightBytes() / 1e6,
           q.int8WeightBytes() / 1e6, out.resolve(ModelArtifacts.MODEL));
-      // The two sessions take turns; with spinning workers the idle one's pool would take the cores from the
-      // busy one (about 30 ms per vit-fmnist batch here), so neither spins.
-      SessionOptionsSpec turns = options.toBuilder().spinning(false).build();
-      try (TrainedRun f = TrainedRun.open(source, turns);
-          TrainedRun i8 = TrainedRun.open(out.resolve(ModelArtifacts.MODEL), turns)) {
+      // The two sessions take turns of several runs whose first is dropped, so each keeps ONNX Runtime's default
+      // spinning workers (as a deployed model would): the idle pool's spin after a switch costs only that dropped
+      // run. Alternating single runs without spinning charged both models a thread wake-up per parallel section,
+      // which this machine's slow phases made 4-7 ms per batch, most of it on the smaller int8 time.
+      try (TrainedRun f = TrainedRun.open(source, options);
+          TrainedRun i8 = TrainedRun.open(out.resolve(ModelArtifacts.MODEL), options)) {
         RunSettings s = f.settings();
         Path dir = dataDir != null ? dataDir : s.dataDir() != null ? Path.of(s.dataDir()) : null;
         TrainingData td = TrainingData.load(s.data(), dir);
@@ -142,8 +143,9 @@ public final class QuantizeCommand implements Callable<Integer> {
         w.printf(Locale.ROOT, "int8 - float32 %s: %+.4f%n", key, mq.get(key) - mf.get(key));
         if (iters > 0 && td.isImages()) {
           double[] ms = time(f.runner(), i8.runner(), td.fashion().test());
-          w.printf(Locale.ROOT, "median ms per batch of %d (%d alternating runs each, %d threads): float32 %.2f, "
-              + "int8 %.2f, speed-up %.2fx%n", batch, iters, n, ms[0], ms[1], ms[0] / ms[1]);
+          w.printf(Locale.ROOT, "median ms per batch of %d (%d runs each in alternating turns of %d, %d threads): "
+              + "float32 %.2f, int8 %.2f, speed-up %.2fx%n", batch, iters, Math.min(RUNS_PER_TURN, iters), n, ms[0],
+              ms[1], ms[0] / ms[1]);
         }
       }
       w.flush();
@@ -191,7 +193,14 @@ public final class QuantizeCommand implements Callable<Integer> {
     return ranges;
   }
 
-  /** Median ms per batch of the float32 and the int8 runner, run alternately so drifts in load hit both alike. */
+  /** Runs per turn when the two models take turns: few enough that a slow phase of the machine hits both. */
+  static final int RUNS_PER_TURN = 5;
+
+  /**
+   * Median ms per batch of the float32 and the int8 runner, in alternating turns of {@link #RUNS_PER_TURN} runs
+   * (the same {@link Alternation} as {@code bench --torch}: each turn's first run is dropped, since right after a
+   * switch the caches hold the other model's weights and activations), so drifts in load hit both alike.
+   */
   private double[] time(InferenceRunner fp32, InferenceRunner int8, LabeledImages test) {
     int b = Math.min(batch, test.size());
     int per = test.pixelsPerImage();
@@ -201,20 +210,28 @@ public final class QuantizeCommand implements Callable<Integer> {
     }
     long[] shape = test.imageShape().clone();
     shape[0] = b;
-    double[][] t = new double[2][iters];
     try (OnnxTensor in = Tensors.floats(x, shape)) {
-      InferenceRunner[] rs = {fp32, int8};
-      for (InferenceRunner r : rs) {
-        r.logits(in); // warm-up
-      }
-      for (int k = 0; k < iters; k++) {
-        for (int m = 0; m < 2; m++) {
-          long t0 = System.nanoTime();
-          rs[m].logits(in);
-          t[m][k] = (System.nanoTime() - t0) / 1e6;
-        }
-      }
+      Map<String, Alternation.Contender> c = new LinkedHashMap<>();
+      c.put("float32", k -> runs(fp32, in, k));
+      c.put("int8", k -> runs(int8, in, k));
+      int perTurn = Math.min(RUNS_PER_TURN, iters);
+      Map<String, double[]> t = Alternation.run(c, (iters + perTurn - 1) / perTurn, perTurn);
+      return new double[] {Alternation.median(t.get("float32")), Alternation.median(t.get("int8"))};
+    } catch (RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      // The contenders only run sessions, which throw unchecked exceptions; Alternation's signature is general.
+      throw new IllegalStateException("timing the float32 and int8 models failed: " + e.getMessage(), e);
     }
-    return new double[] {Alternation.median(t[0]), Alternation.median(t[1])};
+  }
+
+  private static double[] runs(InferenceRunner r, OnnxTensor in, int k) {
+    double[] t = new double[k];
+    for (int i = 0; i < k; i++) {
+      long t0 = System.nanoTime();
+      r.logits(in);
+      t[i] = (System.nanoTime() - t0) / 1e6;
+    }
+    return t;
   }
 }
