@@ -14,6 +14,7 @@ import org.twicing.dsl.ir.Node;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.nn.AttentionKind;
 import org.twicing.dsl.nn.Forward;
+import org.twicing.dsl.nn.Mlp;
 import org.twicing.dsl.nn.Param;
 import org.twicing.dsl.nn.StateDict;
 import org.twicing.dsl.nn.TaskModel;
@@ -218,6 +219,7 @@ public final class ForeignModel extends TaskModel {
       map.put(graph.parameter(e.getKey()), g.applyNamed(Ops.CONSTANT, e.getKey(), List.of(),
           Attributes.of(Ops.VALUE, e.getValue()), List.of(e.getKey())).get(0));
     }
+    Map<Node, GeluPattern.Match> gelus = GeluPattern.find(graph);
     for (Node n : graph.nodes()) {
       List<Value> ins = new ArrayList<>();
       for (Value v : n.inputs()) {
@@ -227,6 +229,16 @@ public final class ForeignModel extends TaskModel {
       List<Value> outs = g.applyNamed(n.op(), n.name(), ins, n.attributes(), names);
       for (int i = 0; i < outs.size(); i++) {
         map.put(n.output(i), outs.get(i));
+      }
+      GeluPattern.Match gelu = gelus.get(n);
+      if (gelu != null) {
+        // The forward stays as imported; only reverse mode sees the hand-written GELU derivative.
+        Value s = map.get(gelu.s());
+        Value t = map.get(gelu.t());
+        try (var scope = g.absoluteScope(n.name() + ".gelu")) {
+          map.put(n.output(0), Ops.withGradient("gelu", outs.get(0), List.of(map.get(gelu.x())),
+              dy -> List.of(Mlp.geluBackward(dy, s, t))));
+        }
       }
     }
     return map.get(graph.outputs().get(logitsOutput));

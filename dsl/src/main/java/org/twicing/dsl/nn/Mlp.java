@@ -51,7 +51,7 @@ public final class Mlp extends Module {
    * = (t + (2/sqrt pi) s e^(-s^2)) / 2. The Gaussian factor is s / e^(s^2) (a Div, which goes to 0 where e^(s^2)
    * overflows, as the true value does) to save a negation pass.
    */
-  static Value geluBackward(Value dy, Value s, Value t) {
+  public static Value geluBackward(Value dy, Value s, Value t) {
     Value z = Ops.div(s, Ops.exp(Ops.mul(s, s)));
     Value u = Ops.add(t, Ops.mul(z, Ops.scalarLike(s, 2 / Math.sqrt(Math.PI))));
     // dy / 2 first: dy is a MatMul product (the next layer's backward) read only here, so ONNX Runtime folds the
