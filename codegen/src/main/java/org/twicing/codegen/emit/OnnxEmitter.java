@@ -102,7 +102,27 @@ public final class OnnxEmitter {
       }
     }
     graph.outputs().forEach((name, v) -> g.addOutput(valueInfo(name, v.type())));
+    dropUnreadConstants(g);
     return g.build();
+  }
+
+  /**
+   * Removes Constant nodes nothing reads: a node written as primitives ({@link org.twicing.dsl.ir.OpDef#primitives})
+   * may not read every constant operand the node had (OneHot's depth and values become part of its lowering).
+   */
+  private static void dropUnreadConstants(GraphProto.Builder g) {
+    Set<String> read = new HashSet<>();
+    for (NodeProto n : g.getNodeList()) {
+      read.addAll(n.getInputList());
+    }
+    g.getOutputList().forEach(o -> read.add(o.getName()));
+    for (int i = g.getNodeCount() - 1; i >= 0; i--) {
+      NodeProto n = g.getNode(i);
+      if (n.getOpType().equals("Constant") && n.getDomain().isEmpty()
+          && n.getOutputList().stream().noneMatch(read::contains)) {
+        g.removeNode(i);
+      }
+    }
   }
 
   /**

@@ -41,7 +41,8 @@ class TensorRtCheckTest {
   void trainingGraphIsFlaggedNodeByNode() {
     VisionTransformer m = vit();
     ModelProto grads = OnnxEmitter.emit(TrainingGraphs.grads(m, StateDict.initialize(m, 0), TrainingSpec.defaults()),
-        EmitOptions.builder().parametersAsInputs(true).build());
+        // Fused ops kept (the TensorRT emission mode), so the loss's OneHot is written as itself and flagged.
+        EmitOptions.builder().parametersAsInputs(true).keepFusedOps(true).build());
     List<String> findings = TensorRtCheck.check(grads).stream().map(Object::toString).toList();
     assertTrue(findings.stream().anyMatch(f -> f.contains("(OneHot)")), findings.toString());
     assertTrue(findings.stream().anyMatch(f -> f.contains("(Dropout)") && f.contains("training-only")),

@@ -512,8 +512,13 @@ public final class Ops {
 
   /** One-hot with explicit off/on values of a given float dtype (label smoothing). */
   public static Value oneHot(Value indices, long depth, Tensor offOn) {
+    return oneHot(indices, depth, offOn, -1);
+  }
+
+  /** One-hot with explicit off/on values along a new axis {@code axis} of the output (negative: from the end). */
+  public static Value oneHot(Value indices, long depth, Tensor offOn, long axis) {
     Value d = constantLike(indices, Tensor.scalar(DType.INT64, depth));
-    return op(Constants.ONE_HOT, Attributes.of(Shaping.AXIS, -1L), indices, d, constantLike(indices, offOn));
+    return op(Constants.ONE_HOT, Attributes.of(Shaping.AXIS, axis), indices, d, constantLike(indices, offOn));
   }
 
   // ---- reductions -------------------------------------------------------------------------------------------
