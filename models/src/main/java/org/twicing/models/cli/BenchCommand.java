@@ -94,8 +94,9 @@ public final class BenchCommand {
         description = "With --torch: alternating rounds, each timing iters/rounds runs of every contender after one untimed run.")
     int rounds;
 
-    @Option(names = "--profile", paramLabel = "DIR", description = "Also run the timed runs once more under ONNX "
-        + "Runtime's profiler, keep its trace in DIR and print kernel time per model part and per op type.")
+    @Option(names = "--profile", paramLabel = "DIR", description = "Also run the warm-up and timed runs once more "
+        + "under ONNX Runtime's profiler, keep its trace in DIR and print kernel time per model part and per op type "
+        + "over the timed runs (a fresh session's first runs are cold).")
     Path profileDir;
 
     /** The header columns that --torch adds. */
