@@ -138,8 +138,17 @@ public final class Attention extends Module {
 
   /** [B, N, D] to [B, N, D]; {@code keyPadding} ([B, N] bool, true = attend) may be null. */
   public Value forward(Forward f, Value x, Value keyPadding) {
+    return attend(f, qkv.forward(f, x), keyPadding);
+  }
+
+  /** As {@link #forward(Forward, Value, Value)} on a LayerNorm output whose affine the qkv projection folds in. */
+  public Value forward(Forward f, LayerNorm.Normalized x, Value keyPadding) {
+    return attend(f, qkv.forward(f, x), keyPadding);
+  }
+
+  /** The attention from the fused qkv projection [B, N, 3D]. */
+  private Value attend(Forward f, Value fused, Value keyPadding) {
     long dh = dim / heads;
-    Value fused = qkv.forward(f, x);
     Value out;
     try (var s = f.scope(this)) {
       var parts = split(fused, -1, dim, dim, dim);
@@ -152,7 +161,7 @@ public final class Attention extends Module {
       // the backward of an Add is the identity (masked positions get no gradient either way, as softmax's
       // output there is 0).
       if (causal) {
-        scores = add(scores, causalBias(scores, x));
+        scores = add(scores, causalBias(scores, fused));
       }
       if (keyPadding != null) {
         scores = add(scores, maskBias(unsqueeze(keyPadding, 1, 2), scores));
@@ -172,7 +181,7 @@ public final class Attention extends Module {
 
   /**
    * The causal mask as an additive [T, T] bias of {@code scores}' dtype (0 on and below the diagonal, -inf above),
-   * cut from a [maxLen, maxLen] constant to the run-time length T of {@code x}.
+   * cut from a [maxLen, maxLen] constant to the run-time length T of {@code x} (any [B, T, ...] value).
    */
   private Value causalBias(Value scores, Value x) {
     Tensor.Builder m = Tensor.builder(scores.dtype(), maxLen, maxLen);

@@ -38,6 +38,12 @@ public final class Block extends Module {
 
   /** Applies the block to [B, N, D]. */
   public Value forward(Forward f, Value x, Value keyPadding) {
+    if (preNorm && f.training()) {
+      // Each norm feeds only its sub-layer's first Linear, which folds the affine in; inference graphs keep the
+      // LayerNormalization op (TensorRT wants it, and ONNX Runtime fuses it there).
+      Value h = add(x, attn.forward(f, norm1.normalize(f, x), keyPadding));
+      return add(h, mlp.forward(f, norm2.normalize(f, h)));
+    }
     if (preNorm) {
       Value h = add(x, attn.forward(f, norm1.forward(f, x), keyPadding));
       return add(h, mlp.forward(f, norm2.forward(f, h)));

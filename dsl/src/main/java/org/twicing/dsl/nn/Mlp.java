@@ -24,7 +24,16 @@ public final class Mlp extends Module {
 
   /** Applies the MLP. */
   public Value forward(Forward f, Value x) {
-    Value h = up.forward(f, x);
+    return afterUp(f, up.forward(f, x));
+  }
+
+  /** Applies the MLP to a LayerNorm output whose affine the first layer folds in ({@link LayerNorm#normalize}). */
+  public Value forward(Forward f, LayerNorm.Normalized x) {
+    return afterUp(f, up.forward(f, x));
+  }
+
+  private Value afterUp(Forward f, Value up) {
+    Value h = up;
     try (var s = f.scope(this)) {
       h = act == Activation.GELU ? gelu(h) : Ops.relu(h);
     }
