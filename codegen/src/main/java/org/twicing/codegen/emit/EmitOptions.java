@@ -136,9 +136,8 @@ public final class EmitOptions {
 
   /**
    * Whether ops with a faster primitive form ({@link org.twicing.dsl.ir.OpDef#primitives}: LayerNormalization,
-   * OneHot) are
-   * kept as their own ONNX op; by default (false) they are written as primitives, the faster form in ONNX Runtime
-   * 1.29 on CPU. Keep them for TensorRT in fp16, whose fused normalization layer avoids the overflow that the
+   * OneHot) are kept as their own ONNX op; by default (false) they are written as primitives, the faster form in
+   * ONNX Runtime 1.29 on CPU. Keep them for TensorRT in fp16, whose fused normalization layer avoids the overflow that the
    * primitive form can hit there.
    */
   public boolean keepFusedOps() {
