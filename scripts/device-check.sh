@@ -44,6 +44,42 @@ say "# twicing device check"
 say ""
 say "Host: $(hostname), $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)."
 
+# What the GPU run needs, listed before looking for a GPU so that a machine can be judged (and this section tested)
+# anywhere: the onnxruntime_gpu 1.29 jar loads CUDA 12 and cuDNN 9 libraries, and building needs a JDK and Maven
+# with that jar in ~/.m2 (the device may have no network).
+LDCONFIG="$(command -v ldconfig || echo /sbin/ldconfig)"
+cuda_majors() {  # the major versions of $1 (e.g. libcudart) known to the linker or shipped in Python's nvidia wheels
+  { "$LDCONFIG" -p 2>/dev/null | grep -oE "$1\.so\.[0-9]+" ;
+    find /usr/local /opt "$HOME/.local" -maxdepth 9 -path '*nvidia*' -name "$1.so.*" 2>/dev/null | grep -oE "$1\.so\.[0-9]+"; } \
+    | sed -E "s/.*\.so\.//" | sort -un | tr '\n' ' '
+}
+prereq() {  # prereq NAME FOUND(empty: missing) WHY
+  if [[ -n "$2" ]]; then say "- $1: $2"; else say "- $1: missing ($3)"; fi
+}
+say ""
+say "## Prerequisites"
+say ""
+prereq "java" "$(command -v java > /dev/null && java -version 2>&1 | head -n 1)" "a JDK 17 or newer builds and runs twicing"
+prereq "mvn" "$(command -v mvn > /dev/null && mvn -B -v 2>/dev/null | sed 's/\x1b\[[0-9;]*m//g' | head -n 1)" \
+  "Maven builds twicing with -Pcuda"
+prereq "onnxruntime_gpu jar in ~/.m2" "$(ls "$HOME/.m2/repository/com/microsoft/onnxruntime/onnxruntime_gpu" 2>/dev/null | tr '\n' ' ')" \
+  "the -Pcuda build resolves it offline; fetch it where Maven Central is reachable"
+major() {  # major NAME LIB NEEDED WHO: the majors found, and whether the one needed is among them
+  local found
+  found="$(cuda_majors "$2")"
+  if [[ -z "$found" ]]; then
+    say "- $1: missing ($4 needs $2.so.$3)"
+  elif [[ " $found" == *" $3 "* ]]; then
+    say "- $1: $found"
+  else
+    say "- $1: ${found}but $4 needs $2.so.$3"
+  fi
+}
+major "CUDA runtime (libcudart) majors" libcudart 12 "onnxruntime_gpu 1.29"
+major "cuDNN (libcudnn) majors" libcudnn 9 "onnxruntime_gpu 1.29"
+major "TensorRT (libnvinfer) majors" libnvinfer 10 "the tensorrt provider"
+prereq "trtexec" "$(command -v trtexec)" "engine builds are skipped without it"
+
 if ! command -v nvidia-smi > /dev/null 2>&1 || ! nvidia-smi -L > "$WORK/gpus" 2>&1; then
   say ""
   say "no GPU: nvidia-smi is missing or lists no device; nothing to check on this machine."
@@ -58,7 +94,7 @@ say '```'
 say ""
 say "CUDA/cuDNN/TensorRT libraries known to the dynamic linker:"
 say '```'
-ldconfig -p 2>/dev/null | grep -E 'libcudart\.so|libcublas\.so|libcudnn\.so|libnvinfer\.so|libcufft\.so|libcurand\.so' \
+"$LDCONFIG" -p 2>/dev/null | grep -E 'libcudart\.so|libcublas\.so|libcudnn\.so|libnvinfer\.so|libcufft\.so|libcurand\.so' \
   | awk '{print $1}' | sort -u | tee -a "$REPORT.tmp" > /dev/null || true
 say '```'
 command -v nvcc > /dev/null && say "nvcc: $(nvcc --version | tail -n 1)"

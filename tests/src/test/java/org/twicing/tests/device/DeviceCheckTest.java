@@ -37,6 +37,13 @@ class DeviceCheckTest {
     String md = Files.readString(report);
     assertTrue(md.startsWith("# twicing device check"), md);
     assertTrue(md.contains("no GPU: nvidia-smi is missing"), md);
+    // The prerequisites are listed on any machine, each found (with what) or missing (with why).
+    assertTrue(md.contains("## Prerequisites"), md);
+    for (String item : new String[] {"- java: ", "- mvn: ", "- onnxruntime_gpu jar in ~/.m2: ",
+        "- CUDA runtime (libcudart) majors: ", "- cuDNN (libcudnn) majors: ", "- trtexec: "}) {
+      assertTrue(md.contains(item), item + " in\n" + md);
+    }
+    assertTrue(md.contains("- java: openjdk") || md.contains("- java: missing ("), md);
     assertFalse(Files.exists(Path.of(report + ".tmp")), "no half-written report left");
   }
 
