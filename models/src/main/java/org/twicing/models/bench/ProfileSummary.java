@@ -13,22 +13,30 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.regex.Pattern;
 
 /**
  * A summary of an ONNX Runtime profile (the Chrome-trace JSON its session profiler writes): kernel time per op
- * type and per part of the model. Parts come from our hierarchical node names: {@code optimizer.*} is the update,
- * {@code loss/*} the loss, scopes with {@code .grad} the backward pass, and {@code .attn}, {@code .mlp},
- * {@code norm} the attention, MLP and LayerNorm blocks.
+ * type, per part of the model and per node with the layers merged. Parts come from our hierarchical node names:
+ * {@code optimizer.*} is the update, {@code loss/*} the loss, scopes with {@code .grad} the backward pass, and
+ * {@code .attn}, {@code .mlp}, {@code norm} the attention, MLP and LayerNorm blocks.
  */
 public final class ProfileSummary {
+  private static final Pattern LAYER_INDEX = Pattern.compile("\\.(\\d+)\\.");
+  /** The suffixes ONNX Runtime appends to a node it fused ({@code /MatmulTransposeFusion/}, ...). */
+  private static final Pattern FUSION_SUFFIX = Pattern.compile("(/+[A-Za-z0-9_]*Fusion/*)+$");
+
   private final Map<String, Double> byOpType;
   private final Map<String, Double> byPart;
+  private final Map<String, Double> byNode;
   private final double totalUs;
   private final int runs;
 
-  private ProfileSummary(Map<String, Double> byOpType, Map<String, Double> byPart, double totalUs, int runs) {
+  private ProfileSummary(Map<String, Double> byOpType, Map<String, Double> byPart, Map<String, Double> byNode,
+      double totalUs, int runs) {
     this.byOpType = byOpType;
     this.byPart = byPart;
+    this.byNode = byNode;
     this.totalUs = totalUs;
     this.runs = runs;
   }
@@ -70,6 +78,7 @@ public final class ProfileSummary {
     List<double[]> kept = windows.subList(Math.min(skipRuns, windows.size()), windows.size());
     Map<String, Double> ops = new TreeMap<>();
     Map<String, Double> parts = new TreeMap<>();
+    Map<String, Double> nodes = new TreeMap<>();
     double total = 0;
     for (JsonElement e : root.getAsJsonArray()) {
       JsonObject o = e.getAsJsonObject();
@@ -86,9 +95,10 @@ public final class ProfileSummary {
       String node = name.substring(0, name.length() - "_kernel_time".length());
       ops.merge(op, dur, Double::sum);
       parts.merge(part(node), dur, Double::sum);
+      nodes.merge(layersMerged(node) + " (" + op + ")", dur, Double::sum);
       total += dur;
     }
-    return new ProfileSummary(sorted(ops), sorted(parts), total, kept.size());
+    return new ProfileSummary(sorted(ops), sorted(parts), sorted(nodes), total, kept.size());
   }
 
   private static String str(JsonObject o, String key) {
@@ -102,6 +112,15 @@ public final class ProfileSummary {
       }
     }
     return false;
+  }
+
+  /**
+   * A node name with its layer indices replaced by {@code *} ({@code blocks.3.mlp/Erf} becomes
+   * {@code blocks.*.mlp/Erf}) and ONNX Runtime's fusion suffixes dropped (the op type says FusedMatMul), so the
+   * same node of every layer adds up into one row under our own name.
+   */
+  public static String layersMerged(String node) {
+    return LAYER_INDEX.matcher(FUSION_SUFFIX.matcher(node).replaceAll("")).replaceAll(".*.");
   }
 
   /** The part of the model a node belongs to, from its name. */
@@ -134,6 +153,11 @@ public final class ProfileSummary {
     return byOpType;
   }
 
+  /** Kernel microseconds per node with the layers merged ({@link #layersMerged}) and its op type, largest first. */
+  public Map<String, Double> byNode() {
+    return byNode;
+  }
+
   /** Kernel microseconds per model part, largest first. */
   public Map<String, Double> byPart() {
     return byPart;
@@ -149,7 +173,10 @@ public final class ProfileSummary {
     return runs;
   }
 
-  /** Two markdown tables (per part, then the top op types), in ms per run and share of kernel time. */
+  /**
+   * Three markdown tables (per part, the top {@code topOps} op types, and the top {@code topOps} nodes with the
+   * layers merged), in ms per run and share of kernel time.
+   */
   public String markdown(int topOps) {
     StringBuilder sb = new StringBuilder();
     double per = Math.max(1, runs);
@@ -157,6 +184,8 @@ public final class ProfileSummary {
     table(sb, "part", byPart, per, Integer.MAX_VALUE);
     sb.append('\n');
     table(sb, "op type", byOpType, per, topOps);
+    sb.append('\n');
+    table(sb, "node, layers merged (op type)", byNode, per, topOps);
     return sb.toString();
   }
 

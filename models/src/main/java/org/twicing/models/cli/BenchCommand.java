@@ -95,8 +95,8 @@ public final class BenchCommand {
     int rounds;
 
     @Option(names = "--profile", paramLabel = "DIR", description = "Also run the warm-up and timed runs once more "
-        + "under ONNX Runtime's profiler, keep its trace in DIR and print kernel time per model part and per op type "
-        + "over the timed runs (a fresh session's first runs are cold).")
+        + "under ONNX Runtime's profiler, keep its trace in DIR and print kernel time per model part, per op type and "
+        + "per node (layers merged) over the timed runs (a fresh session's first runs are cold).")
     Path profileDir;
 
     /** The header columns that --torch adds. */

@@ -48,6 +48,31 @@ class ProfileSummaryTest {
   }
 
   @Test
+  void theSameNodeOfEveryLayerAddsUpIntoOneRow() throws IOException {
+    Path f = tmp.resolve("layers.json");
+    Files.writeString(f, """
+        [
+         {"cat":"Session","name":"model_run","dur":900},
+         {"cat":"Node","name":"blocks.0.mlp/Erf_kernel_time","dur":30,"args":{"op_name":"Erf"}},
+         {"cat":"Node","name":"blocks.11.mlp/Erf_kernel_time","dur":20,"args":{"op_name":"Erf"}},
+         {"cat":"Node","name":"transformer.h.1.attn.grad/MatMul_2/MatmulTransposeFusion//MatMulScaleFusion/_kernel_time",
+          "dur":40,"args":{"op_name":"FusedMatMul"}},
+         {"cat":"Node","name":"head/Gemm_kernel_time","dur":5,"args":{"op_name":"Gemm"}}
+        ]
+        """);
+    ProfileSummary p = ProfileSummary.read(f);
+    assertEquals(List.of("blocks.*.mlp/Erf (Erf)", "transformer.h.*.attn.grad/MatMul_2 (FusedMatMul)",
+        "head/Gemm (Gemm)"), List.copyOf(p.byNode().keySet()));
+    assertEquals(50, p.byNode().get("blocks.*.mlp/Erf (Erf)"), 1e-9);
+    assertEquals("optimizer.blocks.*.attn.qkv.weight/Mul_3",
+        ProfileSummary.layersMerged("optimizer.blocks.4.attn.qkv.weight/Mul_3"));
+    String md = p.markdown(2);
+    assertTrue(md.contains("| node, layers merged (op type) | ms / run | share |"), md);
+    assertTrue(md.contains("| blocks.*.mlp/Erf (Erf) | 0.05 | 52.6% |") && md.contains("| (others) | 0.01 | 5.3% |"),
+        md);
+  }
+
+  @Test
   void warmUpRunsAreLeftOutByTheirTimeWindow() throws IOException {
     Path f = tmp.resolve("warm.json");
     // Run 1 (ts 0..100) is a cold first run with a slow MatMul; runs 2 and 3 are warm. Events are out of order.
