@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import org.twicing.dsl.ir.Graph;
 import org.twicing.dsl.ir.Node;
+import org.twicing.dsl.ir.OpDef;
 import org.twicing.dsl.ir.Value;
 import org.twicing.dsl.ops.Ops;
 import org.twicing.dsl.types.Tensor;
@@ -19,6 +20,10 @@ import org.twicing.dsl.types.Tensor;
  */
 final class GeluPattern {
   private static final double SQRT2 = Math.sqrt(2);
+  private static final OpDef ERF = Ops.byOnnxType("Erf");
+  private static final OpDef ADD = Ops.byOnnxType("Add");
+  private static final OpDef MUL = Ops.byOnnxType("Mul");
+  private static final OpDef DIV = Ops.byOnnxType("Div");
 
   /** One match: the GELU input {@code x}, {@code s = x/√2} and {@code t = 1 + erf(s)}, all values of the graph. */
   record Match(Value x, Value s, Value t) { }
@@ -37,7 +42,7 @@ final class GeluPattern {
     }
     Map<Node, Match> out = new HashMap<>();
     for (Node erf : g.nodes()) {
-      if (erf.op() != Ops.byOnnxType("Erf") || !erf.output(0).dtype().isFloating()) {
+      if (erf.op() != ERF || !erf.output(0).dtype().isFloating()) {
         continue;
       }
       Value s = erf.input(0);
@@ -46,25 +51,25 @@ final class GeluPattern {
         continue;
       }
       Node add = only(consumers.get(erf.output(0)));
-      if (add == null || add.op() != Ops.byOnnxType("Add") || !isConstant(other(add, erf.output(0)), 1.0)) {
+      if (add == null || add.op() != ADD || !isConstant(other(add, erf.output(0)), 1.0)) {
         continue;
       }
       Value t = add.output(0);
       Node m1 = only(consumers.get(t));
-      if (m1 == null || m1.op() != Ops.byOnnxType("Mul")) {
+      if (m1 == null || m1.op() != MUL) {
         continue;
       }
       Value partner = other(m1, t);
       if (partner == x) {
         // torch.onnx: (x · t) · 0.5.
         Node m2 = only(consumers.get(m1.output(0)));
-        if (m2 != null && m2.op() == Ops.byOnnxType("Mul") && isConstant(other(m2, m1.output(0)), 0.5)) {
+        if (m2 != null && m2.op() == MUL && isConstant(other(m2, m1.output(0)), 0.5)) {
           out.put(m2, new Match(x, s, t));
         }
       } else if (partner != null) {
         // Mlp.gelu: (x · 0.5) · t.
         Node half = g.producer(partner);
-        if (half != null && half.op() == Ops.byOnnxType("Mul") && (half.input(0) == x || half.input(1) == x)
+        if (half != null && half.op() == MUL && (half.input(0) == x || half.input(1) == x)
             && isConstant(other(half, x), 0.5)) {
           out.put(m1, new Match(x, s, t));
         }
@@ -78,10 +83,10 @@ final class GeluPattern {
     if (n == null || n.inputs().size() != 2) {
       return null;
     }
-    if (n.op() == Ops.byOnnxType("Div") && isConstant(n.input(1), SQRT2)) {
+    if (n.op() == DIV && isConstant(n.input(1), SQRT2)) {
       return n.input(0);
     }
-    if (n.op() == Ops.byOnnxType("Mul")) {
+    if (n.op() == MUL) {
       if (isConstant(n.input(1), 1 / SQRT2)) {
         return n.input(0);
       }

@@ -37,12 +37,8 @@ public final class LayerNorm extends Module {
       Value var = Ops.reduceMean(Ops.mul(d, d), true, last);
       Value inv = Ops.div(Ops.scalarLike(x, 1.0), Ops.sqrt(Ops.add(var, Ops.scalarLike(x, eps))));
       Value xhat = Ops.mul(d, inv);
-      Value marked = Ops.withGradient("layer_norm", xhat, List.of(x), dxhat -> {
-        // dx = (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂)) / σ
-        Value m1 = Ops.reduceMean(dxhat, true, last);
-        Value m2 = Ops.reduceMean(Ops.mul(dxhat, xhat), true, last);
-        return List.of(Ops.mul(Ops.sub(Ops.sub(dxhat, m1), Ops.mul(xhat, m2)), inv));
-      });
+      Value marked = Ops.withGradient("layer_norm", xhat, List.of(x),
+          dxhat -> List.of(Ops.normalizedInputGradient(dxhat, xhat, inv, last)));
       return new Normalized(marked, f.param(p("weight")), f.param(p("bias")));
     }
   }

@@ -127,10 +127,7 @@ final class Nn {
       Value xhat = mul(sub(x, g.output(1)), inv);
       Value dx = null;
       if (g.needs(0)) {
-        Value dxhat = mul(dy, scale);
-        Value m1 = reduceMean(dxhat, true, axes);
-        Value m2 = reduceMean(mul(dxhat, xhat), true, axes);
-        dx = mul(inv, sub(sub(dxhat, m1), mul(xhat, m2)));
+        dx = normalizedInputGradient(mul(dy, scale), xhat, inv, axes);
       }
       Value dscale = g.needs(1) ? reduceSum(mul(dy, xhat), false, lead) : null;
       Value dbias = g.input(2) != null && g.needs(2) ? reduceSum(dy, false, lead) : null;
@@ -381,10 +378,7 @@ final class Nn {
       Value xhat = mul(xc, inv);
       Value dx = null;
       if (dy != null) {
-        Value dxhat = mul(dy, scale);
-        Value m1 = reduceMean(dxhat, true, axes);
-        Value m2 = reduceMean(mul(dxhat, xhat), true, axes);
-        dx = mul(inv, sub(sub(dxhat, m1), mul(xhat, m2)));
+        dx = normalizedInputGradient(mul(dy, scale), xhat, inv, axes);
         out[1] = g.needs(1) ? reduceSum(mul(dy, xhat), false, axes) : null;
         out[2] = g.needs(2) ? reduceSum(dy, false, axes) : null;
       }

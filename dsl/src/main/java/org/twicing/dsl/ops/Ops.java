@@ -503,6 +503,16 @@ public final class Ops {
     return k == null ? op(Constants.TRILU, at, x) : op(Constants.TRILU, at, x, k);
   }
 
+  /**
+   * dL/dx of a normalisation x̂ = (x − mean) · invStd over {@code axes}, given dL/dx̂: (dx̂ − mean(dx̂) − x̂ ·
+   * mean(dx̂ · x̂)) · invStd. Shared by LayerNormalization's gradient rule and {@code LayerNorm.normalize}.
+   */
+  public static Value normalizedInputGradient(Value dxhat, Value xhat, Value invStd, long... axes) {
+    Value m1 = reduceMean(dxhat, true, axes);
+    Value m2 = reduceMean(mul(dxhat, xhat), true, axes);
+    return mul(sub(sub(dxhat, m1), mul(xhat, m2)), invStd);
+  }
+
   /** One-hot encoding along a new last axis, float32 0/1 values. */
   public static Value oneHot(Value indices, long depth) {
     Value d = constantLike(indices, Tensor.scalar(DType.INT64, depth));

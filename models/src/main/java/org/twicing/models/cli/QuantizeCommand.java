@@ -212,8 +212,8 @@ public final class QuantizeCommand implements Callable<Integer> {
     shape[0] = b;
     try (OnnxTensor in = Tensors.floats(x, shape)) {
       Map<String, Alternation.Contender> c = new LinkedHashMap<>();
-      c.put("float32", k -> runs(fp32, in, k));
-      c.put("int8", k -> runs(int8, in, k));
+      c.put("float32", k -> BenchCommand.timeRuns(k, () -> fp32.logits(in)));
+      c.put("int8", k -> BenchCommand.timeRuns(k, () -> int8.logits(in)));
       int perTurn = Math.min(RUNS_PER_TURN, iters);
       Map<String, double[]> t = Alternation.run(c, (iters + perTurn - 1) / perTurn, perTurn);
       return new double[] {Alternation.median(t.get("float32")), Alternation.median(t.get("int8"))};
@@ -223,15 +223,5 @@ public final class QuantizeCommand implements Callable<Integer> {
       // The contenders only run sessions, which throw unchecked exceptions; Alternation's signature is general.
       throw new IllegalStateException("timing the float32 and int8 models failed: " + e.getMessage(), e);
     }
-  }
-
-  private static double[] runs(InferenceRunner r, OnnxTensor in, int k) {
-    double[] t = new double[k];
-    for (int i = 0; i < k; i++) {
-      long t0 = System.nanoTime();
-      r.logits(in);
-      t[i] = (System.nanoTime() - t0) / 1e6;
-    }
-    return t;
   }
 }

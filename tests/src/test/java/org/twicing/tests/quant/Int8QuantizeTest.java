@@ -57,6 +57,23 @@ class Int8QuantizeTest {
     return g.build();
   }
 
+  /** Row j of a weight [OUT, IN] as the spec quantizes it per output channel: symmetric int8 and its scale. */
+  private record Int8Row(float scale, long[] q) { }
+
+  /** The scale max|w_j| / 127 and the weights rounded to it and clipped to ±127 (float32 arithmetic). */
+  private static Int8Row int8Row(double[] wv, int j) {
+    double m = 0;
+    for (int k = 0; k < IN; k++) {
+      m = Math.max(m, Math.abs((float) wv[j * IN + k]));
+    }
+    float ws = (float) m / 127f;
+    long[] q = new long[IN];
+    for (int k = 0; k < IN; k++) {
+      q[k] = Math.max(-127, Math.min(127, Math.round((float) wv[j * IN + k] / ws)));
+    }
+    return new Int8Row(ws, q);
+  }
+
   @Test
   void quantizedLinearMatchesTheSpecInFloat64() {
     int rows = ROWS;
@@ -90,17 +107,13 @@ class Int8QuantizeTest {
     double fp32Scale = 0;
     double worst = 0;
     for (int j = 0; j < out; j++) {
-      double m = 0;
-      for (int k = 0; k < in; k++) {
-        m = Math.max(m, Math.abs((float) wv[j * in + k]));
-      }
-      float ws = (float) m / 127f;
+      Int8Row w = int8Row(wv, j);
+      float ws = w.scale();
       for (int r = 0; r < rows; r++) {
         long acc = 0;
         double exact = 0;
         for (int k = 0; k < in; k++) {
-          long wq = Math.max(-127, Math.min(127, Math.round((float) wv[j * in + k] / ws)));
-          acc += (long) (xq[r * in + k] - zp) * wq;
+          acc += (long) (xq[r * in + k] - zp) * w.q()[k];
           exact += xv[r * in + k] * wv[j * in + k];
         }
         double expected = acc * (double) (float) (scale * ws);
@@ -137,17 +150,13 @@ class Int8QuantizeTest {
     float scale = (float) ((2.0 - -1.5) / 255);
     double zp = Math.max(0, Math.min(255, Math.rint(1.5 / scale)));
     for (int j = 0; j < out; j++) {
-      double m = 0;
-      for (int k = 0; k < in; k++) {
-        m = Math.max(m, Math.abs((float) wv[j * in + k]));
-      }
-      float ws = (float) m / 127f;
+      Int8Row w = int8Row(wv, j);
+      float ws = w.scale();
       for (int r = 0; r < rows; r++) {
         long acc = 0;
         for (int k = 0; k < in; k++) {
           double xq = Math.max(0, Math.min(255, Math.rint(xv[r * in + k] / scale) + zp));
-          long wq = Math.max(-127, Math.min(127, Math.round((float) wv[j * in + k] / ws)));
-          acc += (long) (xq - zp) * wq;
+          acc += (long) (xq - zp) * w.q()[k];
         }
         double expected = acc * (double) (float) (scale * ws);
         assertEquals(expected, got[r * out + j], 1e-5 * Math.max(1, Math.abs(expected)), "y[" + r + "," + j + "]");
